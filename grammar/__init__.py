@@ -1,0 +1,1 @@
+"""The .qnn grammar, shipped inside the wheel as package data (`qnnc.grammar`)."""

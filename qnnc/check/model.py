@@ -1,0 +1,171 @@
+"""Models: the `input`, then layers in order, each one's output shape inferred from the last.
+Classical layers come from `layers.LAYERS`; quantum layers resolve their block with `quantum`.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import ir
+from ..quantum.encodings import ENCODINGS
+from ..quantum.gates import GATES
+from ..quantum.templates import TEMPLATES
+from ..schema import Param
+from ..syntax import ast
+from .context import CheckOptions, Reporter, did_you_mean
+from .layers import LAYERS, QUANTUM_LAYERS, Problem, show_shape, window_size
+from .quantum import Block
+from .values import Invalid, Scope, bind, integer
+
+INPUTS = {"image": ("C", "H", "W"), "vector": ("N",)}
+
+
+def check_model(defn: ast.ModelDef, circuits: dict, report: Reporter, options: CheckOptions) -> ir.Model | None:
+    body = list(defn.body)
+    if not body or not isinstance(body[0], ast.Input):
+        report.error("E409", f"model `{defn.name}` does not start with an `input`", defn.name_span,
+                     "begin the model with e.g. `input x: image(1, 28, 28)` or `input x: vector(4)`")
+        return None
+    model_input = check_input(body[0], report)
+    shape = model_input.shape if model_input else None
+    layers, ok = [], model_input is not None
+    for stmt in _unrolled(body[1:], report):
+        layer = check_layer(stmt, shape, circuits, report, options)
+        ok = ok and layer is not None
+        shape = layer.out_shape if layer is not None else None
+        if layer is not None:
+            layers.append(layer)
+    return ir.Model(defn.name, model_input, tuple(layers), defn.span) if ok else None
+
+
+def check_input(stmt: ast.Input, report: Reporter) -> ir.InputSpec | None:
+    dims = INPUTS.get(stmt.kind)
+    if dims is None:
+        report.error("E207", f"unknown input kind `{stmt.kind}`", stmt.span, did_you_mean(stmt.kind, INPUTS))
+        return None
+    schema = tuple(Param(d, "int", minimum=1) for d in dims)
+    values = bind(schema, stmt.args, report, f"`{stmt.kind}`", stmt.span)
+    if values is None:
+        return None
+    return ir.InputSpec(stmt.name, stmt.kind, tuple(values[d] for d in dims), stmt.span)
+
+
+def _unrolled(stmts, report: Reporter):
+    """Model statements with `repeat N { ... }` expanded (stacks of identical layers)."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.Repeat):
+            try:
+                times = integer(stmt.count, Scope(), report)
+            except Invalid:
+                continue
+            for _ in range(max(times, 0)):
+                yield from _unrolled(stmt.body, report)
+        else:
+            yield stmt
+
+
+def check_layer(stmt, shape, circuits, report: Reporter, options: CheckOptions):
+    if not isinstance(stmt, ast.Call):
+        what = "input" if isinstance(stmt, ast.Input) else type(stmt).__name__.lower()
+        report.error("E307", f"`{what}` is not allowed in a model body", stmt.span,
+                     "a model holds one `input` followed by layers" if what == "input" else
+                     "put it inside a `quanv`, `qdense` or `qnn` block")
+        return None
+    if stmt.name in QUANTUM_LAYERS:
+        return check_quantum_layer(stmt, shape, circuits, report, options)
+    kind = LAYERS.get(stmt.name)
+    if kind is None and (stmt.name in GATES or stmt.name in TEMPLATES or stmt.name in circuits):
+        report.error("E307", f"`{stmt.name}` acts on qubits; it belongs inside a quantum block", stmt.name_span,
+                     "wrap it in `qnn(qubits=N) { encode …; " + stmt.name + " …; measure z }`")
+        return None
+    if kind is None:
+        report.error("E200", f"unknown layer `{stmt.name}`", stmt.name_span,
+                     did_you_mean(stmt.name, [*LAYERS, *QUANTUM_LAYERS]))
+        return None
+    if stmt.body is not None or stmt.operands:
+        report.error("E307", f"`{stmt.name}` takes no {'block' if stmt.body is not None else 'operands'}",
+                     stmt.span)
+        return None
+    values = bind(kind.schema, stmt.args, report, f"`{stmt.name}`", stmt.span)
+    if values is None or shape is None:
+        return None
+    out = kind.shape(shape, values)
+    if isinstance(out, Problem):
+        report.error(out.code, out.message, stmt.span, out.help)
+        return None
+    return ir.Layer(stmt.name, shape, tuple(out), tuple(values.items()), kind.params(shape, values), stmt.span)
+
+
+def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, options: CheckOptions):
+    values = bind(QUANTUM_LAYERS[stmt.name], stmt.args, report, f"`{stmt.name}`", stmt.span)
+    if stmt.body is None:
+        report.error("E307", f"`{stmt.name}` needs a block: `{stmt.name}(…) {{ encode …; measure z }}`", stmt.span)
+        return None
+    if values is None:
+        return None
+    features, positions = _features(stmt, shape, values, report)
+    qubits = values["qubits"] or (None if features is None else _infer_qubits(stmt.body, features))
+    if qubits is None:
+        if features is not None:
+            report.error("E409", f"cannot infer how many qubits `{stmt.name}` needs", stmt.span,
+                         "add `qubits=N` or an `encode` statement to the block")
+        return None
+    if qubits > options.max_qubits:
+        report.error("E404", f"`{stmt.name}` needs {qubits} qubits; the simulation limit is {options.max_qubits}",
+                     stmt.span, "use fewer qubits (a smaller kernel, `dense_angle` or `amplitude` encoding), "
+                                "or raise the limit with `--max-qubits`")
+        return None
+    block = Block(report, circuits, options, qubits, features, values.get("filters", 1), values["trainable"],
+                  values["seed"])
+    block.run_block(stmt.body)
+    resolved = block.finish(stmt.span)
+    if resolved is None or positions is None:
+        return None
+    outputs = resolved.filters * resolved.measurement.size
+    out = (outputs, *positions) if stmt.name == "quanv" else (outputs,)
+    params = sum(w.size for w in resolved.weights if w.trainable)
+    return ir.QuantumLayer(stmt.name, shape, out, resolved, tuple(values.items()), params, stmt.span)
+
+
+def _features(stmt, shape, values, report) -> tuple[int | None, tuple | None]:
+    """Data values per circuit evaluation and (for quanv) output positions; None if unknown."""
+    if shape is None:
+        return None, None
+    if stmt.name == "qdense" and len(shape) != 1:
+        report.error("E405", f"`qdense` needs a flat input, got {show_shape(shape)}", stmt.span,
+                     "insert `flatten` before it")
+        return None, None
+    if stmt.name != "quanv":
+        return math.prod(shape), ()
+    positions = _patch_positions(stmt, shape, values, report)
+    return (None, None) if positions is None else (shape[0] * values["kernel"] ** 2, positions)
+
+
+def _patch_positions(stmt, shape, values, report):
+    if len(shape) != 3:
+        report.error("E405", f"`quanv` needs an image input (C, H, W), got {show_shape(shape)}", stmt.span,
+                     "use `qdense` or `qnn` for vectors")
+        return None
+    k, s, p = values["kernel"], values["stride"], values["padding"]
+    if k > min(shape[1:]) + 2 * p:
+        report.error("E401", f"`quanv` kernel {k} is larger than its padded input "
+                     f"{shape[1] + 2 * p}×{shape[2] + 2 * p}", stmt.span, "use a smaller kernel or add padding")
+        return None
+    if p >= k:
+        report.error("E303", f"`quanv` padding {p} must be smaller than its kernel {k}", stmt.span,
+                     "patches made only of padding carry no data")
+        return None
+    return window_size(shape[1], k, s, p), window_size(shape[2], k, s, p)
+
+
+def _infer_qubits(body, features: int) -> int | None:
+    """Qubits the block's first `encode` needs for `features` values, if it has one."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Repeat, ast.For)):
+            found = _infer_qubits(stmt.body, features)
+            if found is not None:
+                return found
+        if isinstance(stmt, ast.Encode) and stmt.kind in ENCODINGS:
+            kind = ENCODINGS[stmt.kind]
+            options = bind(kind.schema, stmt.args, Reporter(), "", None)  # reported when the block runs
+            return kind.qubits_for(features, options) if options is not None else None
+    return None

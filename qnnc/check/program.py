@@ -1,0 +1,93 @@
+"""The checker's entry points: a whole spec -> `ir.Program`, with every diagnostic collected."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import ir
+from ..diagnostics import Diagnostic
+from ..quantum.gates import GATES
+from ..quantum.templates import TEMPLATES
+from ..syntax import ast
+from ..syntax.parse import MAX_BYTES, parse_text, read_source
+from .context import CheckOptions, Reporter
+from .model import check_model
+from .quantum import Block
+from .train import check_train
+from .values import Invalid, Scope, integer
+
+
+def check(spec: ast.Spec, options: CheckOptions = CheckOptions()) -> tuple[ir.Program | None, list[Diagnostic]]:
+    """Resolve a parsed spec. Returns (Program, []) or (None, all diagnostics, sorted)."""
+    report = Reporter()
+    circuits = _definitions(spec, report)
+    for defn in circuits.values():
+        _check_circuit(defn, circuits, report, options)
+    model_defs = [i for i in spec.items if isinstance(i, ast.ModelDef)]
+    named = {}
+    for defn in model_defs:
+        if defn.name in named:
+            report.error("E204", f"model `{defn.name}` is defined twice", defn.name_span)
+        named.setdefault(defn.name, defn)
+    models = [check_model(d, circuits, report, options) for d in named.values()]
+    if not model_defs:
+        report.error("E005", "spec defines no model", None, "add `model NAME { input x: vector(4) … }`")
+    trains = [i for i in spec.items if isinstance(i, ast.TrainDef)]
+    for extra in trains[1:]:
+        report.error("E204", "`train` block is defined twice", extra.span)
+    train = check_train(trains[0], named, report) if trains else None
+    diagnostics = report.unique()
+    if diagnostics:
+        return None, diagnostics
+    return ir.Program(tuple(models), train), []
+
+
+def check_text(text: str, options: CheckOptions = CheckOptions()) -> tuple[ir.Program | None, list[Diagnostic]]:
+    spec, diagnostics = parse_text(text)
+    return (None, diagnostics) if spec is None else check(spec, options)
+
+
+def check_file(path: str | Path, options: CheckOptions = CheckOptions()):
+    """Returns (program | None, diagnostics, source text) for a spec file."""
+    text, diagnostics = read_source(path)
+    if text is None:  # show what we can of an undecodable file under its diagnostic
+        shown = Path(path).read_bytes()[:MAX_BYTES].decode("utf-8", "replace") if Path(path).is_file() else ""
+        return None, diagnostics, shown
+    program, diagnostics = check_text(text, options)
+    return program, diagnostics, text
+
+
+def _definitions(spec: ast.Spec, report: Reporter) -> dict[str, ast.CircuitDef]:
+    circuits: dict[str, ast.CircuitDef] = {}
+    for defn in (i for i in spec.items if isinstance(i, ast.CircuitDef)):
+        if defn.name in circuits:
+            report.error("E204", f"circuit `{defn.name}` is defined twice", defn.name_span)
+        elif defn.name in GATES or defn.name in TEMPLATES:
+            report.error("E204", f"circuit `{defn.name}` has the name of a built-in "
+                         f"{'gate' if defn.name in GATES else 'template'}", defn.name_span, "rename the circuit")
+        else:
+            circuits[defn.name] = defn
+    return circuits
+
+
+def _check_circuit(defn: ast.CircuitDef, circuits, report: Reporter, options: CheckOptions) -> None:
+    """Check a circuit on its own, on fresh qubits, so errors in it are reported once even if unused."""
+    scope, next_qubit = Scope(features=None), 0
+    for param in defn.params:
+        if param.name in scope.qubits:
+            report.error("E204", f"qubit parameter `{param.name}` is declared twice", param.span)
+            return
+        try:
+            size = None if param.size is None else integer(param.size, Scope(), report)
+        except Invalid:
+            return
+        if size is not None and not 1 <= size <= options.max_qubits:
+            report.error("E303", f"register `{param.name}` must hold 1 to {options.max_qubits} qubits, got {size}",
+                         param.span)
+            return
+        qubits = tuple(range(next_qubit, next_qubit + (size or 1)))
+        scope.qubits[param.name] = (qubits, size is not None)
+        next_qubit += len(qubits)
+    scope.register = tuple(range(next_qubit))
+    block = Block(report, circuits, options, next_qubit, None, calls=(defn.name,))
+    for stmt in defn.body:
+        block.stmt(stmt, scope, in_circuit=True)

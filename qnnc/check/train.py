@@ -1,0 +1,96 @@
+"""The `train` block: each field a schema, datasets and optimizers as tables of schemas."""
+from __future__ import annotations
+
+from .. import ir
+from ..schema import Param
+from ..syntax import ast
+from .context import Reporter, did_you_mean
+from .values import Invalid, Scope, bind, convert
+
+DATASETS = {
+    "digits": (Param("classes", "ints", None, doc="digit classes to keep, e.g. `[0, 1]`"),
+               Param("size", "int", 8, minimum=2, maximum=64, doc="resize the 8×8 images to size×size")),
+    "bars_stripes": (Param("size", "int", 4, minimum=2, maximum=16), Param("samples", "int", 400, minimum=8),
+                     Param("noise", "float", 0.0, minimum=0, maximum=1)),
+    "npz": (Param("path", "string", doc='a MedMNIST-format file, e.g. `npz("pneumoniamnist.npz")`'),
+            Param("size", "int", None, minimum=2, maximum=512)),
+    "csv": (Param("path", "string", doc='a table with a header row, e.g. `csv("iris.csv", label="species")`'),
+            Param("label", "string", "label")),
+}
+_lr = Param("lr", "float", 0.01, minimum=1e-12, maximum=10)
+_decay = Param("weight_decay", "float", 0.0, minimum=0)
+OPTIMIZERS = {
+    "adam": (_lr, _decay), "adamw": (_lr, Param("weight_decay", "float", 0.01, minimum=0)),
+    "sgd": (_lr, Param("momentum", "float", 0.0, minimum=0, maximum=1), _decay),
+    "rmsprop": (_lr, Param("momentum", "float", 0.0, minimum=0, maximum=1), _decay),
+}
+LOSSES = ("cross_entropy", "nll", "mse", "bce")
+FIELDS = {
+    "data": Param("data", "call"), "optimizer": Param("optimizer", "call"),
+    "epochs": Param("epochs", "int", minimum=1, maximum=100_000), "batch": Param("batch", "int", minimum=1),
+    "seed": Param("seed", "int", minimum=0, maximum=2**32 - 1), "loss": Param("loss", "choice", choices=LOSSES),
+    "model": Param("model", "name"),
+}
+_TABLES = {"data": ("dataset", DATASETS), "optimizer": ("optimizer", OPTIMIZERS)}
+
+
+def check_train(defn: ast.TrainDef, models: dict, report: Reporter) -> ir.TrainConfig | None:
+    values, ok = {}, True
+    for stmt in defn.body:
+        if not isinstance(stmt, ast.Call):
+            report.error("E307", "only `field value` lines are allowed in `train`", stmt.span,
+                         f"fields are {', '.join(f'`{f}`' for f in FIELDS)}")
+            ok = False
+            continue
+        if stmt.name in values:
+            report.error("E502", f"train field `{stmt.name}` is set twice", stmt.name_span)
+            ok = False
+            continue
+        try:
+            values[stmt.name] = _field(stmt, models, report)
+        except Invalid:
+            ok = False
+    return ir.TrainConfig(**values, span=defn.span) if ok else None
+
+
+def _field(stmt: ast.Call, models: dict, report: Reporter):
+    param = FIELDS.get(stmt.name)
+    if param is None:
+        report.error("E500", f"unknown train field `{stmt.name}`", stmt.name_span, did_you_mean(stmt.name, FIELDS))
+        raise Invalid
+    if stmt.args or stmt.body is not None or len(stmt.operands) != 1:
+        report.error("E501", f"`{stmt.name}` takes one value", stmt.span, f"write it like `{_example(stmt.name)}`")
+        raise Invalid
+    value = stmt.operands[0]
+    if param.kind == "call":
+        return _call(stmt.name, value, report)
+    if param.kind == "name":
+        if not isinstance(value, ast.Name) or value.id not in models:
+            found = value.id if isinstance(value, ast.Name) else "this value"
+            report.error("E504", f"`{found}` is not a model of this spec", value.span, did_you_mean(found, models))
+            raise Invalid
+        return value.id
+    return convert(param, value, Scope(), report, f"`{stmt.name}`")
+
+
+def _call(field: str, value: ast.Expr, report: Reporter):
+    what, table = _TABLES[field]
+    if isinstance(value, ast.Name):
+        value = ast.CallValue(value.id, (), value.span)
+    if not isinstance(value, ast.CallValue):
+        report.error("E501", f"`{field}` needs {'an' if what[0] in 'aeiou' else 'a'} {what} like `{_example(field).split(' ', 1)[1]}`", value.span)
+        raise Invalid
+    schema = table.get(value.name)
+    if schema is None:
+        report.error("E503", f"unknown {what} `{value.name}`", value.span, did_you_mean(value.name, table))
+        raise Invalid
+    options = bind(schema, value.args, report, f"{what} `{value.name}`", value.span)
+    if options is None:
+        raise Invalid
+    return value.name, tuple(options.items())
+
+
+def _example(field: str) -> str:
+    return {"data": "data digits(classes=[0, 1])", "optimizer": "optimizer adam(lr=0.01)", "epochs": "epochs 20",
+            "batch": "batch 32", "seed": "seed 7", "loss": "loss cross_entropy", "model": "model NAME"}.get(
+        field, field)

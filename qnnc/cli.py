@@ -1,0 +1,158 @@
+"""The `qnnc` command. Exit status: 0 ok, 1 spec errors, 2 usage errors."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .check import CheckOptions, check_file, check_text
+from .diagnostics import Diagnostic, render
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's default, in our voice
+        self.print_usage(sys.stderr)
+        print(f"qnnc: error: {message}\n  help: run `{self.prog} --help` for the options", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qnnc", description="qnnc: compile declarative .qnn specs of hybrid "
+                     "quantum-classical neural networks into PyTorch models and device circuits.")
+    parser.add_argument("--version", action="version", version=f"qnnc {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check specs and report every error",
+                                description="Parse and check .qnn specs; print all errors found.")
+    check.add_argument("files", nargs="+", metavar="FILE", help=".qnn spec files")
+    check.set_defaults(run=run_check)
+
+    fmt = commands.add_parser("fmt", help="format specs canonically (keeps comments)",
+                              description="Rewrite .qnn specs in canonical form, in place. `-` reads "
+                              "standard input and writes standard output.")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help=".qnn spec files, or -")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
+    fmt.set_defaults(run=run_fmt)
+
+    show = commands.add_parser("show", help="table of layers, shapes, qubits, parameters and gates",
+                               description="Show each model of a spec as a table: per layer its output "
+                               "shape, qubits, trainable parameters and logical circuit gate counts.")
+    show.add_argument("file", metavar="FILE", help="a .qnn spec file")
+    show.add_argument("--model", metavar="NAME", help="show only this model")
+    show.set_defaults(run=run_show)
+
+    for sub in (check, show):
+        sub.add_argument("--max-qubits", type=_positive, default=CheckOptions.max_qubits, metavar="N",
+                         help=f"qubits allowed per quantum block (default {CheckOptions.max_qubits})")
+    for sub in (check, fmt, show):
+        sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                         help="colour diagnostics (default: when standard error is a terminal)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+# ---- commands -----------------------------------------------------------------------------------
+def report(diagnostics: list[Diagnostic], path: str, source: str, args) -> None:
+    color = args.color == "always" or (args.color == "auto" and sys.stderr.isatty() and not os.environ.get("NO_COLOR"))
+    sys.stderr.write(render(diagnostics, path, source, color=color))
+    count = len(diagnostics)
+    sys.stderr.write(f"{path}: {count} error{'s' if count != 1 else ''}\n")
+
+
+def run_check(args) -> int:
+    options, status = CheckOptions(max_qubits=args.max_qubits), 0
+    for path in args.files:
+        program, diagnostics, source = check_file(path, options)
+        if diagnostics:
+            report(diagnostics, path, source, args)
+            status = 1
+        else:
+            names = ", ".join(m.name for m in program.models)
+            print(f"{path}: ok ({len(program.models)} model{'s' if len(program.models) != 1 else ''}: {names})")
+    return status
+
+
+def run_fmt(args) -> int:
+    from .syntax.format import format_text
+    from .syntax.parse import decode_source, read_source
+
+    status = 0
+    for path in args.files:
+        text, diagnostics = decode_source(sys.stdin.buffer.read()) if path == "-" else read_source(path)
+        formatted = None
+        if text is not None:
+            formatted, diagnostics = format_text(text)
+        if formatted is None:
+            report(diagnostics, path, text or "", args)
+            status = 1
+        elif path == "-":
+            sys.stdout.write(formatted)
+        elif formatted != text:
+            if args.check:
+                print(f"would reformat {path}")
+                status = 1
+            else:
+                write_atomic(Path(path), formatted)
+                print(f"formatted {path}")
+    return status
+
+
+def run_show(args) -> int:
+    program, diagnostics, source = check_file(args.file, CheckOptions(max_qubits=args.max_qubits))
+    if diagnostics:
+        report(diagnostics, args.file, source, args)
+        return 1
+    from .summary import model_rows, render_plain, render_rich
+
+    models = [m for m in program.models if args.model in (None, m.name)]
+    if not models:
+        known = ", ".join(f"`{m.name}`" for m in program.models)
+        print(f"qnnc: error: no model `{args.model}` in {args.file}\n  help: its models are {known}", file=sys.stderr)
+        return 1
+    for model in models:
+        title = f"model {model.name}"
+        if sys.stdout.isatty():
+            from rich.console import Console
+
+            Console().print(render_rich(title, model_rows(model)))
+        else:
+            sys.stdout.write(render_plain(title, model_rows(model)))
+    return 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` in one step so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

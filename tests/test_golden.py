@@ -1,0 +1,63 @@
+"""Golden tests for what users read: every diagnostic code and every spec's `show` table.
+
+Regenerate after an intended change with
+    QNNC_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+and review the diff of tests/golden/.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from qnnc.check import check_file
+from qnnc.diagnostics import render
+from qnnc.summary import model_rows, render_plain
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = bool(os.environ.get("QNNC_UPDATE_GOLDEN"))
+DIAGNOSTIC_CASES = sorted((GOLDEN / "diagnostics").glob("E*.qnn"))
+SPECS = sorted((ROOT / "specs").glob("*.qnn"))
+
+
+def compare(actual: str, expected_path: Path) -> None:
+    if UPDATE:
+        expected_path.write_text(actual, encoding="utf-8")
+    assert expected_path.exists(), f"missing golden file {expected_path}; run with QNNC_UPDATE_GOLDEN=1"
+    assert actual == expected_path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", DIAGNOSTIC_CASES, ids=lambda p: p.stem)
+def test_diagnostic_golden(case: Path, monkeypatch):
+    monkeypatch.chdir(case.parent)
+    program, diagnostics, source = check_file(case.name)
+    assert program is None and diagnostics
+    assert case.stem in {d.code for d in diagnostics}, "each golden file must trigger the code it is named for"
+    compare(render(diagnostics, case.name, source), case.with_suffix(".expected"))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_show_golden(spec: Path):
+    program, diagnostics, _ = check_file(spec)
+    assert not diagnostics, render(diagnostics, str(spec), spec.read_text())
+    text = "".join(render_plain(f"model {m.name}", model_rows(m)) for m in program.models)
+    compare(text, GOLDEN / "show" / f"{spec.stem}.txt")
+
+
+def documented_codes() -> set[str]:
+    return set(re.findall(r"^\| `(E\d{3})` \|", (ROOT / "docs" / "errors.md").read_text(), re.M))
+
+
+def emitted_codes() -> set[str]:
+    source = "\n".join(p.read_text() for p in (ROOT / "qnnc").rglob("*.py"))
+    return set(re.findall(r'"(E\d{3})"', source))
+
+
+def test_every_code_is_documented_and_has_a_golden_case():
+    codes = emitted_codes()
+    assert codes == documented_codes()
+    tested = {p.stem for p in DIAGNOSTIC_CASES} | {"E001"}  # E001 (unreadable file) is tested in test_cli
+    assert codes <= tested, f"codes without a golden case: {sorted(codes - tested)}"
