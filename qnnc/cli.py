@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
-from .check import CheckOptions, check_file, check_text
+from .check import CheckOptions, check_file
 from .diagnostics import Diagnostic, render
 
 
@@ -43,6 +43,24 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("file", metavar="FILE", help="a .qnn spec file")
     show.add_argument("--model", metavar="NAME", help="show only this model")
     show.set_defaults(run=run_show)
+
+    targets = commands.add_parser("targets", help="list, show and import target devices",
+                                  description="Targets are devices described as YAML data "
+                                  "(specs/targets/*.yaml, plus directories in QNNC_TARGETS_PATH).")
+    actions = targets.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    actions.add_parser("list", help="the known targets").set_defaults(run=run_targets_list)
+    show_target = actions.add_parser("show", help="a target's qubits, gates, coupling and errors")
+    show_target.add_argument("name", metavar="NAME", help="a target name or a path to a .yaml file")
+    show_target.set_defaults(run=run_targets_show)
+    import_target = actions.add_parser(
+        "import", help="generate target YAML from offline calibration data",
+        description="Print target YAML built from calibration snapshots that ship with the vendors' "
+        "packages: ibm:FakeBrisbane, ibm:FakeTorino (qiskit-ibm-runtime), quantinuum:H2-1 (pytket-quantinuum).")
+    import_target.add_argument("source", metavar="VENDOR:DEVICE", help="e.g. ibm:FakeBrisbane")
+    import_target.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    import_target.set_defaults(run=run_targets_import)
+    for sub in actions.choices.values():
+        sub.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=argparse.SUPPRESS)
 
     for sub in (check, show):
         sub.add_argument("--max-qubits", type=_positive, default=CheckOptions.max_qubits, metavar="N",
@@ -143,6 +161,55 @@ def run_show(args) -> int:
             Console().print(render_rich(title, model_rows(model)))
         else:
             sys.stdout.write(render_plain(title, model_rows(model)))
+    return 0
+
+
+def run_targets_list(args) -> int:
+    from .targets import list_targets, load_target
+
+    for name in list_targets():
+        target = load_target(name)
+        size = "unbounded" if target.num_qubits is None else f"{target.num_qubits} qubits"
+        print(f"{name:16} {size:>12}  {target.description or ''}".rstrip())
+    return 0
+
+
+def run_targets_show(args) -> int:
+    from .targets import TargetError, load_target, target_table
+
+    try:
+        target = load_target(args.name)
+    except TargetError as exc:
+        report(list(exc.diagnostics), exc.path, exc.source, args)
+        return 1
+    rows = target_table(target)
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+IMPORTERS = {"ibm": ("qnnc.targets.ibm", "ibm_yaml"), "quantinuum": ("qnnc.targets.quantinuum", "quantinuum_yaml")}
+
+
+def run_targets_import(args) -> int:
+    import importlib
+
+    vendor, _, device = args.source.partition(":")
+    if vendor not in IMPORTERS or not device:
+        print(f"qnnc: error: cannot import `{args.source}`\n  help: write VENDOR:DEVICE with VENDOR one of "
+              f"{', '.join(IMPORTERS)}, e.g. `ibm:FakeBrisbane` or `quantinuum:H2-1`", file=sys.stderr)
+        return 2
+    module, function = IMPORTERS[vendor]
+    try:
+        text = getattr(importlib.import_module(module), function)(device)
+    except (ValueError, KeyError, AttributeError) as exc:
+        print(f"qnnc: error: no offline calibration data for `{args.source}`: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -15,11 +15,13 @@ import pytest
 from qnnc.check import check_file
 from qnnc.diagnostics import render
 from qnnc.summary import model_rows, render_plain
+from qnnc.targets import TargetError, load_target
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = bool(os.environ.get("QNNC_UPDATE_GOLDEN"))
 DIAGNOSTIC_CASES = sorted((GOLDEN / "diagnostics").glob("E*.qnn"))
+TARGET_CASES = sorted((GOLDEN / "targets").glob("E*.yaml"))
 SPECS = sorted((ROOT / "specs").glob("*.qnn"))
 
 
@@ -37,6 +39,15 @@ def test_diagnostic_golden(case: Path, monkeypatch):
     assert program is None and diagnostics
     assert case.stem in {d.code for d in diagnostics}, "each golden file must trigger the code it is named for"
     compare(render(diagnostics, case.name, source), case.with_suffix(".expected"))
+
+
+@pytest.mark.parametrize("case", TARGET_CASES, ids=lambda p: p.stem)
+def test_target_diagnostic_golden(case: Path, monkeypatch):
+    monkeypatch.chdir(case.parent)
+    with pytest.raises(TargetError) as exc:
+        load_target(case.name)
+    assert case.stem in {d.code for d in exc.value.diagnostics}
+    compare(str(exc.value), case.with_suffix(".expected"))
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
@@ -59,5 +70,6 @@ def emitted_codes() -> set[str]:
 def test_every_code_is_documented_and_has_a_golden_case():
     codes = emitted_codes()
     assert codes == documented_codes()
-    tested = {p.stem for p in DIAGNOSTIC_CASES} | {"E001"}  # E001 (unreadable file) is tested in test_cli
+    # E001/E600 (unreadable files) and E609 (unknown target name) are tested in test_cli and test_targets
+    tested = {p.stem for p in DIAGNOSTIC_CASES + TARGET_CASES} | {"E001", "E600", "E609"}
     assert codes <= tested, f"codes without a golden case: {sorted(codes - tested)}"

@@ -274,6 +274,9 @@ class Block:
             self.report.error("E414", f"`{call.name}` needs at least {kind.min_qubits} qubits, has {len(qubits)}",
                               call.span, "an earlier `qpool` may have dropped them" if not in_circuit else None)
             return
+        if (problem := kind.accepts(len(qubits), options)) is not None:
+            self.report.error("E303", problem, call.span)
+            return
         shape = kind.weight_shape(len(qubits), options)
         seed = options.get("seed", self.seed)
         weights = None if shape is None else self.new_weights(call.name, shape, call.span, seed)

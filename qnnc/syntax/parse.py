@@ -21,10 +21,29 @@ MAX_NESTING = 64  # brackets and blocks
 MAX_SYNTAX_ERRORS = 10
 
 
+class _JoinBracketedLines:
+    """Post-lexer: newlines inside `(...)` and `[...]` do not end a statement, so long argument
+    lists may span lines as in Python."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for token in stream:
+            if token.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif token.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            elif token.type == "_NL" and depth:
+                continue
+            yield token
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     grammar = resources.files("qnnc.grammar").joinpath("qnn.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                postlex=_JoinBracketedLines())
 
 
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
@@ -65,7 +84,7 @@ def parse_text(text: str) -> tuple[ast.Spec | None, list[Diagnostic]]:
         try:
             tree = parser().parse(attempt)
         except UnexpectedInput as exc:
-            found = _syntax_diagnostic(exc, attempt)
+            found = _syntax_diagnostic(exc, attempt, text)
             if any(d.span == found.span for d in diagnostics):
                 break
             diagnostics.append(found)
@@ -134,7 +153,9 @@ def _expected(names) -> str:
     return ", ".join(shown)
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, original: str) -> Diagnostic:
+    """Describe a parse error in `text` (the source, perhaps with recovered lines blanked);
+    positions at the end of file refer to the `original` source."""
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream]
         span = Span.point(exc.line, exc.column)
@@ -144,8 +165,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
                           f"unexpected character U+{ord(char):04X}", span,
                           help=f"expected {_expected(exc.allowed)}" if exc.allowed else None)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        last = text.rstrip("\n").count("\n") + 1
-        column = len(text.rstrip("\n").rsplit("\n", 1)[-1]) + 1
+        last = original.rstrip("\n").count("\n") + 1
+        column = len(original.rstrip("\n").rsplit("\n", 1)[-1]) + 1
         return Diagnostic("E103", "unexpected end of file", Span.point(last, column),
                           help=f"expected {_expected(exc.expected)}; is a `}}` missing?")
     token: Token = exc.token
@@ -161,16 +182,19 @@ def _blank_line(text: str, line: int) -> str | None:
     lines = text.split("\n")
     if not 1 <= line <= len(lines) or not lines[line - 1].strip():
         return None
-    braces = [_net_braces(t) for t in lines[:line]]
-    depth, opened = sum(braces[:-1]), braces[-1]
-    placeholder = "model _ {" if depth == 0 else "_ {"
-    lines[line - 1] = " ".join([placeholder, *["_ {"] * (opened - 1)]) if opened > 0 else "}" * -opened
+    first = line
+    while first > 1 and sum(_net(t, "([", ")]") for t in lines[: first - 1]) > 0:
+        first -= 1  # the statement began on an earlier line, inside an open bracket
+    opened = sum(_net(t, "{", "}") for t in lines[first - 1: line])
+    placeholder = "model _ {" if sum(_net(t, "{", "}") for t in lines[: first - 1]) == 0 else "_ {"
+    lines[first - 1: line] = [""] * (line - first) + [
+        " ".join([placeholder, *["_ {"] * (opened - 1)]) if opened > 0 else "}" * -opened]
     return "\n".join(lines)
 
 
-def _net_braces(line: str) -> int:
+def _net(line: str, openers: str, closers: str) -> int:
     code = re.sub(r'"(?:\\.|[^"\\])*"|#.*', "", line)
-    return code.count("{") - code.count("}")
+    return sum(code.count(c) for c in openers) - sum(code.count(c) for c in closers)
 
 
 # ---- parse tree -> AST ------------------------------------------------------------------------
