@@ -98,7 +98,8 @@ LAYERS: dict[str, LayerKind] = {k.name: k for k in (
     LayerKind("batchnorm", (), _same, lambda s, o: 2 * s[0], "batch normalisation over channels (features)"),
     *(LayerKind(name, (), _same, doc=doc) for name, doc in (
         ("relu", "max(x, 0)"), ("sigmoid", "1 / (1 + exp(-x))"), ("tanh", "hyperbolic tangent"),
-        ("softmax", "softmax over channels (features)"), ("log_softmax", "log of softmax over channels"))),
+        ("softmax", "softmax over channels (features)"), ("log_softmax", "log of softmax over channels"),
+        ("log", "natural logarithm, clamped below at 1e-12: probabilities to log-probabilities"))),
 )}
 
 # Quantum layers: their arguments; their blocks are resolved by `qnnc.check.quantum`.

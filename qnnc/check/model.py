@@ -49,18 +49,30 @@ def check_input(stmt: ast.Input, report: Reporter) -> ir.InputSpec | None:
     return ir.InputSpec(stmt.name, stmt.kind, tuple(values[d] for d in dims), stmt.span)
 
 
-def _unrolled(stmts, report: Reporter):
+MAX_LAYERS = 10_000
+
+
+def _unrolled(stmts, report: Reporter) -> list:
     """Model statements with `repeat N { ... }` expanded (stacks of identical layers)."""
+    out = []
     for stmt in stmts:
-        if isinstance(stmt, ast.Repeat):
-            try:
-                times = integer(stmt.count, Scope(), report)
-            except Invalid:
-                continue
-            for _ in range(max(times, 0)):
-                yield from _unrolled(stmt.body, report)
-        else:
-            yield stmt
+        if not isinstance(stmt, ast.Repeat):
+            out.append(stmt)
+            continue
+        try:
+            times = integer(stmt.count, Scope(), report)
+        except Invalid:
+            continue
+        if times < 1:
+            report.error("E303", f"`repeat` count must be at least 1, got {times}", stmt.count.span)
+            continue
+        body = _unrolled(stmt.body, report)
+        if times * len(body) + len(out) > MAX_LAYERS:
+            report.error("E415", f"model expands to more than {MAX_LAYERS:,} layers", stmt.span,
+                         "lower the `repeat` count")
+            return out
+        out += body * times
+    return out
 
 
 def check_layer(stmt, shape, circuits, report: Reporter, options: CheckOptions):
@@ -75,7 +87,7 @@ def check_layer(stmt, shape, circuits, report: Reporter, options: CheckOptions):
     kind = LAYERS.get(stmt.name)
     if kind is None and (stmt.name in GATES or stmt.name in TEMPLATES or stmt.name in circuits):
         report.error("E307", f"`{stmt.name}` acts on qubits; it belongs inside a quantum block", stmt.name_span,
-                     "wrap it in `qnn(qubits=N) { encode …; " + stmt.name + " …; measure z }`")
+                     "put it in a `qnn(qubits=N) { … }` block, between `encode` and `measure`")
         return None
     if kind is None:
         report.error("E200", f"unknown layer `{stmt.name}`", stmt.name_span,
@@ -98,7 +110,8 @@ def check_layer(stmt, shape, circuits, report: Reporter, options: CheckOptions):
 def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, options: CheckOptions):
     values = bind(QUANTUM_LAYERS[stmt.name], stmt.args, report, f"`{stmt.name}`", stmt.span)
     if stmt.body is None:
-        report.error("E307", f"`{stmt.name}` needs a block: `{stmt.name}(…) {{ encode …; measure z }}`", stmt.span)
+        report.error("E307", f"`{stmt.name}` needs a block", stmt.span,
+                     f"follow it with `{{ … }}` holding `encode`, gates or templates, and `measure`")
         return None
     if values is None:
         return None

@@ -39,6 +39,7 @@ class Block:
     measurement: ir.Measurement | None = None
     calls: tuple[str, ...] = ()  # circuits being inlined, to catch recursion
     overflow: bool = False
+    steps: int = 0  # statements executed, so loops with empty bodies are bounded too
     measured: bool = False  # a `measure` statement was seen, valid or not
 
     def __post_init__(self):
@@ -66,6 +67,7 @@ class Block:
     def stmt(self, stmt: ast.Stmt, scope: Scope, in_circuit: bool, controls: tuple[int, ...] = ()) -> None:
         if self.overflow:
             return
+        self.steps += 1
         try:
             match stmt:
                 case ast.Call():
@@ -85,13 +87,18 @@ class Block:
                 case ast.Encode() if not in_circuit and not controls:
                     self.encode(stmt, scope)
                 case ast.Measure():
+                    self.measured = True
                     self.report.error("E406", "`measure` must be the last statement of a quantum block", stmt.span)
                 case _:
                     where = "under `ctrl @`" if controls else "in a circuit" if in_circuit else "in a quantum block"
                     self.report.error("E307", f"`{_keyword(stmt)}` is not allowed {where}", stmt.span, _allowed(stmt))
         except Invalid:
             pass
-        if len(self.operations) > self.options.max_operations and not self.overflow:
+        if max(len(self.operations), self.steps // 4) > self.options.max_operations:
+            self.overflow_error(stmt)
+
+    def overflow_error(self, stmt) -> None:
+        if not self.overflow:
             self.overflow = True
             self.report.error("E415", f"block expands to more than {self.options.max_operations:,} operations",
                               stmt.span, "lower the loop bounds or `repeat` counts")
@@ -104,7 +111,9 @@ class Block:
             inner = scope.child(**({var: value} if var else {}))
             for s in body:
                 self.stmt(s, inner, in_circuit, controls)
-            if self.overflow:
+            self.steps += 1
+            if self.overflow or self.steps // 4 > self.options.max_operations:
+                self.overflow_error(stmt)
                 return
 
     def call(self, call: ast.Call, scope: Scope, in_circuit: bool, controls: tuple[int, ...]) -> None:
@@ -253,13 +262,17 @@ class Block:
             self.report.error("E204", f"`{stmt.name}` is already defined", stmt.span)
             return
         base = f"{self.calls[-1]}_{stmt.name}" if self.calls else stmt.name
-        tensor = self.new_weights(base, () if size is None else (size,), stmt.span, self.seed)
+        tensor = self.new_weights(base, () if size is None else (size,), stmt.span)
         scope.weights[stmt.name] = (tensor, size)
 
-    def new_weights(self, base: str, shape: ir.Shape, span, seed) -> str:
+    def new_weights(self, base: str, shape: ir.Shape, span, seed: int | None = None) -> str:
+        """Allocate a uniquely named weight tensor. Fixed tensors take `seed` (a template's own)
+        or else the layer's seed plus their position, so no two share a random stream."""
         taken = {w.name for w in self.weights}
         name = base if base not in taken else next(f"{base}_{k}" for k in range(2, 10**6) if f"{base}_{k}" not in taken)
         full = ((self.filters,) if self.filters > 1 else ()) + tuple(shape)
+        if seed is None:
+            seed = (self.seed or 0) + len(self.weights)
         self.weights.append(ir.WeightTensor(name, full, self.trainable, None if self.trainable else seed, span))
         return name
 
@@ -278,8 +291,7 @@ class Block:
             self.report.error("E303", problem, call.span)
             return
         shape = kind.weight_shape(len(qubits), options)
-        seed = options.get("seed", self.seed)
-        weights = None if shape is None else self.new_weights(call.name, shape, call.span, seed)
+        weights = None if shape is None else self.new_weights(call.name, shape, call.span, options.get("seed"))
         self.emit(ir.Template(call.name, qubits, weights, tuple(sorted(options.items()))), call.span)
         if call.name == "qpool" and not in_circuit:
             dropped = set(qubits) - set(pooled(qubits))
@@ -324,6 +336,9 @@ class Block:
                               f"the remaining qubits are {', '.join(map(str, self.active))}")
         elif len(set(qubits)) != len(qubits):
             self.report.error("E407", "a qubit is measured more than once", stmt.span)
+        elif stmt.basis == "zz" and len(qubits) < 2:
+            self.report.error("E406", "`measure zz` needs at least 2 qubits", stmt.span,
+                              "it measures ⟨Z_i Z_j⟩ of neighbouring measured qubits")
         elif stmt.basis == "probs" and len(qubits) > 12:
             self.report.error("E404", f"`measure probs` on {len(qubits)} qubits gives {2 ** len(qubits):,} outputs",
                               stmt.span, "measure fewer qubits with `measure probs on q[0], q[1]`")

@@ -44,7 +44,7 @@ def constant(expr: ast.Expr, scope: Scope, report: Reporter) -> float:
     """Evaluate a constant numeric expression (numbers, `pi`, loop variables)."""
     match expr:
         case ast.Number(value):
-            return value
+            return _finite(value, expr, report)
         case ast.Name(name) if name in scope.numbers:
             return scope.numbers[name]
         case ast.Name(name) if name in CONSTANTS:
@@ -56,13 +56,20 @@ def constant(expr: ast.Expr, scope: Scope, report: Reporter) -> float:
             if op in "/%" and b == 0:
                 report.error("E308", "division by zero", expr.span)
                 raise Invalid
-            return ARITHMETIC[op](a, b)
+            return _finite(ARITHMETIC[op](a, b), expr, report)
         case ast.Name(name):
             _unknown_name(name, expr, scope, report, "a constant")
         case ast.Index(name):
             _unknown_name(name, expr, scope, report, "a constant")
     report.error("E302", "expected a constant number", expr.span)
     raise Invalid
+
+
+def _finite(value, expr, report: Reporter):
+    if isinstance(value, float) and not math.isfinite(value) or abs(value) > 1e300:
+        report.error("E308", "expression is not a finite number", expr.span)
+        raise Invalid
+    return value
 
 
 def integer(expr: ast.Expr, scope: Scope, report: Reporter, what: str = "an integer") -> int:
