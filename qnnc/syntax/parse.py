@@ -63,7 +63,8 @@ def decode_source(data: bytes) -> tuple[str | None, list[Diagnostic]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        prefix = data[data.rfind(b"\n", 0, exc.start) + 1: exc.start]
+        column = len(prefix.decode("utf-8", "replace")) + 1  # characters, as in every other span
         return None, [Diagnostic("E002", f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
                                  Span.point(line, column), help="save the file as UTF-8")]
     return text.removeprefix("\ufeff"), []
@@ -76,6 +77,8 @@ def parse_text(text: str) -> tuple[ast.Spec | None, list[Diagnostic]]:
         return None, [Diagnostic("E101", "file contains a NUL byte; is it a binary file?", Span.point(line, 1))]
     if deep := _too_deep(text):
         return None, [deep]
+    if len(text) > MAX_BYTES:
+        return None, [Diagnostic("E003", f"spec is too large ({len(text):,} characters; the limit is {MAX_BYTES:,})")]
     if not text.strip():
         return None, [Diagnostic("E004", "file is empty", help="a spec needs at least one `model NAME { ... }`")]
     diagnostics: list[Diagnostic] = []
@@ -98,7 +101,10 @@ def parse_text(text: str) -> tuple[ast.Spec | None, list[Diagnostic]]:
             spec = _ToAst().transform(tree)
         except (RecursionError, VisitError):
             return None, [Diagnostic("E003", "spec is too deeply nested to analyse")]
-        return ast.Spec(spec.items, _comments(text)), []
+        comments = _comments(text)
+        if not spec.items and not comments:
+            return None, [Diagnostic("E004", "file is empty", help="a spec needs at least one `model NAME { ... }`")]
+        return ast.Spec(spec.items, comments), []
     return None, diagnostics
 
 
@@ -183,8 +189,9 @@ def _blank_line(text: str, line: int) -> str | None:
     if not 1 <= line <= len(lines) or not lines[line - 1].strip():
         return None
     first = line
-    while first > 1 and sum(_net(t, "([", ")]") for t in lines[: first - 1]) > 0:
-        first -= 1  # the statement began on an earlier line, inside an open bracket
+    while first > 1 and (sum(_net(t, "([", ")]") for t in lines[: first - 1]) > 0
+                         or lines[first - 2].rstrip().endswith("\\")):
+        first -= 1  # the statement began on an earlier line: inside an open bracket, or continued
     opened = sum(_net(t, "{", "}") for t in lines[first - 1: line])
     placeholder = "model _ {" if sum(_net(t, "{", "}") for t in lines[: first - 1]) == 0 else "_ {"
     lines[first - 1: line] = [""] * (line - first) + [
