@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in actions.choices.values():
         sub.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=argparse.SUPPRESS)
 
+    from .train.cli import add_train_commands
+
+    add_train_commands(commands)
+
     for sub in (check, show):
         sub.add_argument("--max-qubits", type=_positive, default=CheckOptions.max_qubits, metavar="N",
                          help=f"qubits allowed per quantum block (default {CheckOptions.max_qubits})")

@@ -1,0 +1,1 @@
+"""Emission: generated PyTorch source (`model_code`) and atomically written artifacts (`artifacts`)."""

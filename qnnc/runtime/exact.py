@@ -1,0 +1,106 @@
+"""`exact` mode: the cheapest exact form of a block, with autograd gradients.
+
+Two forms compute the same values: the fused statevector program (`simulator`) and, when the
+preparation is a product state and nothing after it reads data, the pulled-back observables
+(`pauli`). A count of multiply-adds picks one per call. Steps that depend only on constants and
+fixed (non-trainable) weights — fused unitaries, permutations, pulled-back coefficients — are
+computed once and cached until the fixed weights, dtype or device change.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import ir
+from . import pauli
+from .angles import evaluate_angles
+from .circuit import BlockCircuit
+from .measure import measure, permuted_readout, probabilities
+from .program import Fused, Op, Program, compile_program
+from .simulator import evolve, prepare, step_constant
+
+Tensor = torch.Tensor
+
+
+def weight_names(program: Program, slots) -> set[str]:
+    return {leaf.tensor for s in slots for leaf in ir.angle_leaves(program.angles[s]) if isinstance(leaf, ir.Weight)}
+
+
+def statevector_cost(program: Program, samples: int, filters: int) -> float:
+    """Multiply-adds of a forward pass through the fused statevector program."""
+    n, c = program.qubits, (1 if program.real else 4)
+    per_sample = 2 ** n * (2 + program.measurement.size)
+    for step in program.steps:
+        width = len(step.qubits) if isinstance(step, (Fused, Op)) else 0
+        per_sample += c * 2 ** n * 2 ** width
+    return samples * filters * per_sample
+
+
+def samples_first(values: Tensor) -> Tensor:
+    """(…, m, N) -> (N, F or 1, m)."""
+    return values.reshape(-1, *values.shape[-2:]).permute(2, 0, 1)
+
+
+class ExactRunner:
+    """Runs a circuit exactly. `fixed` names the weight tensors that never train (cacheable)."""
+
+    def __init__(self, circuit: BlockCircuit, fixed: frozenset[str] = frozenset(), **compile_options):
+        self.circuit, self.fixed = circuit, frozenset(fixed)
+        self.program = compile_program(circuit, fixed=self.fixed, **compile_options)
+        steps = self.program.steps
+        self.cacheable = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))
+                          and weight_names(self.program, [s for o in _ops(step) for s in o.slots]) <= self.fixed]
+        self.pauli_fixed = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
+        self.components: tuple[str, ...] | None = None
+        self._key, self._cache = None, {}
+
+    def uses_pauli(self, samples: int, weights: dict[str, Tensor]) -> bool:
+        if not pauli.eligible(self.program):
+            return False
+        if self.components is None:
+            self.components = pauli.kept_components(self.program, self.circuit.features, weights)
+        filters = self.circuit.filters
+        return pauli.cost(self.program, self.components, samples, filters, self.pauli_fixed) <= \
+            statevector_cost(self.program, samples, filters)
+
+    def __call__(self, data: Tensor, weights: dict[str, Tensor], cache_key=None) -> Tensor:
+        """Measured values (N, F or 1, m) for data (N, features), weights {name: (F, 1, *shape)}."""
+        dtype, device = data.dtype, data.device
+        if (cache_key, dtype, device) != self._key:
+            self._key, self._cache = (cache_key, dtype, device), {}
+        program = self.program
+        values = evaluate_angles(program.plan, data, weights, program.derived(data))
+        if self.uses_pauli(data.shape[0], weights):
+            coeffs = self._cached("pauli", self.pauli_fixed,
+                                  lambda: pauli.coefficients(program, values, self.components, dtype, device))
+            phi = pauli.features(program, values, self.components, dtype, device)  # (…, T, N)
+            out = coeffs.transpose(-1, -2) @ phi if phi.dim() > 2 else \
+                (coeffs.transpose(-1, -2).reshape(-1, coeffs.shape[-2]) @ phi).reshape(*coeffs.shape[:-2], -1, phi.shape[-1])
+            return samples_first(out)
+        cache = {i: self._cached(i, True, lambda i=i: step_constant(program, i, values, dtype, device))
+                 for i in self.cacheable}
+        readout = self._cached("readout", True, lambda: permuted_readout(program, dtype, device))
+        steps = len(program.steps) - (readout is not None)
+        state = evolve(program, prepare(program, values, data, dtype), values, dtype, cache, steps)
+        if readout is None:
+            return samples_first(measure(program, state))
+        return samples_first(readout @ probabilities(state))
+
+    def state(self, data: Tensor, weights: dict[str, Tensor]) -> Tensor:
+        """The final statevector (N, F or 1, 2^n), after the measurement's basis change, qubit 0
+        the most significant bit (for tests and inspection)."""
+        program, dtype = self.program, data.dtype
+        values = evaluate_angles(program.plan, data, weights, program.derived(data))
+        state = evolve(program, prepare(program, values, data, dtype), values, dtype)
+        return state.reshape(-1, *state.shape[-2:]).permute(2, 0, 1)
+
+    def _cached(self, name, cacheable: bool, compute):
+        if not cacheable:
+            return compute()
+        if name not in self._cache:
+            with torch.no_grad():
+                self._cache[name] = compute()
+        return self._cache[name]
+
+
+def _ops(step) -> tuple[Op, ...]:
+    return step.ops if not isinstance(step, Op) else (step,)

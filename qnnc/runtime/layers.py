@@ -1,0 +1,205 @@
+"""Quantum layers as torch `nn.Module`s: a block on feature vectors, on image patches, on whole inputs.
+
+`QuantumBlockModule` owns a block's weights — one tensor per `ir.WeightTensor`, with its exact
+shape (PennyLane's, with a leading filter dimension when filters > 1) — and evaluates the block
+on a batch (N, features) in one of three modes: `exact` (autograd), `shots` (seeded sampling,
+parameter-shift gradients) or `noisy` (density matrix with a `NoiseModel`). `Quanv` slides it
+over image patches, `QDense` (and its alias `QNN`) applies it to each flattened input.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from .. import ir
+from . import memory
+from .circuit import BlockCircuit, from_block
+from .exact import ExactRunner
+from .noisy import NoiseModel, NoisyRunner
+from .shots import ShotsRunner
+
+Tensor = torch.Tensor
+MODES = ("exact", "shots", "noisy")
+
+
+def initial_weights(weights, seed: int, dtype=torch.float32) -> dict[str, Tensor]:
+    """Trainable tensors uniform in [0, 2π) from one generator seeded with `seed`, in declaration
+    order; fixed ones (`trainable=False`) each from a generator seeded with their own `seed`."""
+    shared, out = torch.Generator().manual_seed(seed), {}
+    for w in weights:
+        generator = shared if w.trainable else torch.Generator().manual_seed(w.seed or 0)
+        out[w.name] = (torch.rand(w.shape, generator=generator, dtype=torch.float64) * 2 * math.pi).to(dtype)
+    return out
+
+
+def _parse_mode(mode: str, shots: int | None) -> tuple[str, int | None]:
+    if mode.startswith("shots="):
+        mode, shots = "shots", int(mode.split("=", 1)[1])
+    if mode not in MODES:
+        raise ValueError(f"unknown execution mode `{mode}`: expected one of `exact`, `shots=N`, `noisy`")
+    if mode == "shots" and not shots:
+        raise ValueError("`shots` mode needs a number of shots, e.g. mode=\"shots=1000\"")
+    return mode, shots
+
+
+class QuantumBlockModule(nn.Module):
+    """Evaluates a quantum block on feature vectors: (N, features) -> (N, filters·m), filter-major.
+
+    `circuit` is a `BlockCircuit` (or an `ir.QuantumBlock`, expanded on the spot). `mode` is
+    "exact", "shots" (with `shots=N`, or written "shots=N") or "noisy" (with `noise`). `seed`
+    initialises trainable weights and seeds shot sampling. `memory_budget` (bytes, or "2GiB")
+    bounds the memory of one chunk of samples ($QNNC_MEMORY_BUDGET, else 2 GiB).
+    """
+
+    def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, *, mode: str = "exact", shots: int | None = None,
+                 seed: int = 0, noise: NoiseModel | None = None, memory_budget: int | str | None = None,
+                 fuse_width: int = 4):
+        super().__init__()
+        circuit = from_block(circuit) if isinstance(circuit, ir.QuantumBlock) else circuit
+        self.circuit, self.seed, self.memory_budget = circuit, seed, memory_budget
+        self.mode, self.shots = _parse_mode(mode, shots)
+        self.weights = nn.ParameterDict()  # trainable tensors
+        self.fixed = nn.Module()  # `trainable=false` tensors, as buffers
+        values = initial_weights(circuit.weights, seed)
+        for w in circuit.weights:
+            if w.trainable:
+                self.weights[w.name] = nn.Parameter(values[w.name])
+            else:
+                self.fixed.register_buffer(w.name, values[w.name])
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)  # follows .to() / .double()
+        fixed = frozenset(w.name for w in circuit.weights if not w.trainable)
+        options = dict(fuse_width=fuse_width)
+        if self.mode == "exact":
+            self.runner = ExactRunner(circuit, fixed, **options)
+        elif self.mode == "shots":
+            self.runner = ShotsRunner(circuit, self.shots, **options)
+        else:
+            self.runner = NoisyRunner(circuit, noise)
+        self._generators: dict = {}
+
+    def extra_repr(self) -> str:
+        c = self.circuit
+        mode = f"shots={self.shots}" if self.mode == "shots" else self.mode
+        return f"qubits={c.qubits}, features={c.features}, filters={c.filters}, outputs={c.outputs}, mode={mode}"
+
+    def weight(self, name: str) -> Tensor:
+        return self.weights[name] if name in self.weights else getattr(self.fixed, name)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """(N, features) -> (N, filters·m): filter-major, then measured value."""
+        check_input(features, (self.circuit.features,), self._anchor.dtype, "(N, features)")
+        if features.device != self._anchor.device:
+            raise ValueError(f"input is on {features.device} but the layer is on {self._anchor.device}; "
+                             f"move one with `.to(device)`")
+        c = self.circuit
+        if c.outputs == 0:  # e.g. `measure zz` on a single qubit
+            return features.new_zeros(features.shape[0], 0)
+        weights = {w.name: self._weight_view(w) for w in c.weights}
+        limit = memory.budget(self.memory_budget)
+        what = f"a {c.qubits}-qubit block in `{self.mode}` mode"
+        out = memory.chunked(lambda part: self._run(part, weights, limit), features,
+                             self.bytes_per_sample(features.element_size()), limit, what)
+        return out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
+
+    def _weight_view(self, w: ir.WeightTensor) -> Tensor:
+        t = self.weight(w.name)
+        return t.unsqueeze(1) if self.circuit.filters > 1 else t.reshape(1, 1, *t.shape)
+
+    def _run(self, data: Tensor, weights: dict[str, Tensor], limit: int) -> Tensor:
+        if self.mode == "exact":
+            key = tuple((k, b._version, b.data_ptr()) for k, b in self.fixed.named_buffers())
+            return self.runner(data, weights, cache_key=key)
+        if self.mode == "shots":
+            return self.runner(data, weights, self._generator(data.device), limit)
+        return self.runner(data, weights)
+
+    def _generator(self, device) -> torch.Generator:
+        key = str(device)
+        if key not in self._generators:
+            self._generators[key] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[key]
+
+    def bytes_per_sample(self, itemsize: int) -> float:
+        """A generous estimate of the working memory one sample needs in this mode."""
+        c, amplitudes = self.circuit, 2 ** self.circuit.qubits
+        if self.mode == "noisy":
+            return c.filters * amplitudes ** 2 * 2 * itemsize * 4
+        return c.filters * amplitudes * 2 * itemsize * 6
+
+
+def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str) -> None:
+    """ValueError unless x is (batch, *shape), of `dtype`, and finite."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"expected a torch.Tensor of shape {layout}, got {type(x).__name__}")
+    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        expected = "[B, " + ", ".join(map(str, shape)) + "]"
+        raise ValueError(f"expected input of shape {expected} {layout}, got {list(x.shape)}")
+    if x.dtype != dtype:
+        raise ValueError(f"expected input of dtype {dtype} (the layer's), got {x.dtype}; convert the "
+                         f"input with `.to({dtype})` or the layer with `.to({x.dtype})`"
+                         if x.dtype.is_floating_point else
+                         f"expected a floating-point input of dtype {dtype}, got {x.dtype}")
+    if not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).sum().item()
+        raise ValueError(f"input contains {bad} NaN or infinite value(s); quantum layers need finite inputs")
+
+
+class Quanv(nn.Module):
+    """Quanvolution: (B, C, H, W) -> (B, filters·m, H', W'). Every C×k×k patch (zero padded) is
+    fed to the block as features in (channel, row, column) order, c·k² + i·k + j; all patches of
+    the batch run as one batch. `in_shape` (C, H, W), when given, is checked at call time."""
+
+    def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, kernel: int, stride: int = 1,
+                 padding: int = 0, in_shape: tuple[int, int, int] | None = None, **options):
+        super().__init__()
+        self.block = QuantumBlockModule(circuit, **options)
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.in_shape = None if in_shape is None else tuple(in_shape)
+        features = self.block.circuit.features
+        if features % (kernel * kernel):
+            raise ValueError(f"a {kernel}×{kernel} patch cannot feed a block of {features} features")
+        self.channels = features // (kernel * kernel)
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}"
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        k, s, p = self.kernel, self.stride, self.padding
+        return (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = self.in_shape
+        if shape is None:
+            shape = (self.channels, *x.shape[2:]) if x.dim() == 4 else (self.channels, "H", "W")
+        check_input(x, shape, self.block._anchor.dtype, "(B, C, H, W)")
+        batch, _, height, width = x.shape
+        out_h, out_w = self.output_size(height, width)
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"a {self.kernel}×{self.kernel} kernel with padding {self.padding} does not fit "
+                             f"a {height}×{width} image")
+        patches = functional.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B, C·k², L)
+        values = self.block(patches.transpose(1, 2).reshape(-1, patches.shape[1]))  # (B·L, F·m)
+        return values.reshape(batch, out_h * out_w, -1).transpose(1, 2).reshape(batch, -1, out_h, out_w)
+
+
+class QDense(nn.Module):
+    """A quantum dense layer: (B, *in_shape) flattened to (B, features) -> (B, filters·m)."""
+
+    def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, in_shape: tuple[int, ...] | None = None, **options):
+        super().__init__()
+        self.block = QuantumBlockModule(circuit, **options)
+        self.in_shape = tuple(in_shape) if in_shape is not None else (self.block.circuit.features,)
+        if math.prod(self.in_shape) != self.block.circuit.features:
+            raise ValueError(f"input shape {self.in_shape} has {math.prod(self.in_shape)} values but the block "
+                             f"reads {self.block.circuit.features} features")
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x, self.in_shape, self.block._anchor.dtype, "(B, …)")
+        return self.block(x.reshape(x.shape[0], -1))
+
+
+class QNN(QDense):
+    """A free-form quantum block on the whole (flattened) input: the `qnn` layer."""

@@ -1,0 +1,319 @@
+"""Offline datasets as tensors, split deterministically from the seed.
+
+A dataset is fully determined by its name, options and the seed: `digits` (scikit-learn's bundled
+8×8 digits), `bars_stripes` (generated), `npz` (a local MedMNIST-format file, whose own splits are
+kept) and `csv` (a table with a header). Images are float32 (N, C, H, W) in [0, 1]; vectors are
+float32 (N, F). Labels are int64 class indices into `Dataset.classes`. Anything wrong with the
+data raises `DataError`, a one-line message plus help, never a traceback.
+"""
+from __future__ import annotations
+
+import csv as csv_module
+import functools
+import hashlib
+import math
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch.nn import functional
+
+from .. import ir
+from ..check.context import did_you_mean
+from ..check.train import DATASETS
+
+FRACTIONS = (0.70, 0.15, 0.15)  # train, val, test, per class
+BARS_STRIPES_SEED = 0  # the generated data is a function of its options only; the split uses the seed
+MEDMNIST_KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
+
+
+class TrainError(Exception):
+    """An experiment that cannot run: `message` (rustc voice, one line) and an optional `help`."""
+
+    def __init__(self, message: str, help: str | None = None):
+        super().__init__(message)
+        self.message, self.help = message, help
+
+    def __reduce__(self):  # keep `help` when a worker process sends the error back
+        return type(self), (self.message, self.help)
+
+
+class DataError(TrainError):
+    """Missing, unreadable or ill-fitting data."""
+
+
+@dataclass(frozen=True)
+class Split:
+    x: torch.Tensor  # float32 (N, C, H, W) or (N, F)
+    y: torch.Tensor  # int64 (N,)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Three splits of one dataset. `normalisation` records how raw values became the tensors."""
+
+    name: str
+    options: tuple[tuple[str, object], ...]
+    classes: tuple[str, ...]
+    train: Split
+    val: Split
+    test: Split
+    normalisation: dict
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """sha256 of every split's shapes and bytes: equal fingerprints, equal data."""
+        digest = hashlib.sha256()
+        for split in (self.train, self.val, self.test):
+            for tensor in (split.x, split.y):
+                digest.update(repr((str(tensor.dtype), tuple(tensor.shape))).encode())
+                digest.update(tensor.contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def describe(self) -> dict:
+        """What a manifest records about the data."""
+        return {"name": self.name, "options": {k: v for k, v in self.options}, "classes": list(self.classes),
+                "shape": list(self.sample_shape), "normalisation": self.normalisation,
+                "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+                "fingerprint": self.fingerprint}
+
+
+def load_dataset(name: str, options, seed: int, search: tuple[Path, ...] = (Path("."),)) -> Dataset:
+    """The dataset `name(options)` with splits drawn from `seed`. Relative file paths are looked
+    up in each directory of `search` in turn."""
+    options = tuple(options)
+    loader = {"digits": _digits, "bars_stripes": _bars_stripes, "npz": _npz, "csv": _csv}.get(name)
+    if loader is None:
+        raise DataError(f"unknown dataset `{name}`", did_you_mean(name, ("digits", "bars_stripes", "npz", "csv")))
+    return loader(name, options, dict(options), seed, search)
+
+
+# ---- the datasets ---------------------------------------------------------------------------------
+def _digits(name, options, o, seed, search) -> Dataset:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("the `digits` dataset needs scikit-learn", "install it with `pip install scikit-learn`")
+    raw = load_digits()
+    images = torch.tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    labels = torch.tensor(raw.target, dtype=torch.int64)
+    classes = list(o.get("classes") or range(10))
+    unknown = [c for c in classes if not 0 <= c <= 9]
+    if unknown or len(set(classes)) != len(classes):
+        what = f"digit class `{unknown[0]}` does not exist" if unknown else "a digit class is listed twice"
+        raise DataError(what, "`digits` has the classes 0 to 9, e.g. `digits(classes=[0, 1])`")
+    keep = torch.isin(labels, torch.tensor(classes))
+    index = {c: i for i, c in enumerate(classes)}
+    y = torch.tensor([index[int(c)] for c in labels[keep]], dtype=torch.int64)
+    x = resize(images[keep], o.get("size") or 8)
+    return _split(name, options, tuple(map(str, classes)), x, y, seed,
+                  {"kind": "scale", "from": [0, 16], "to": [0, 1], "resize": "bilinear, antialiased"})
+
+
+def _bars_stripes(name, options, o, seed, search) -> Dataset:
+    """Bars (vertical lines, class 0) and stripes (horizontal, class 1): each line of a size×size
+    image is on with probability 1/2, never all or none; Gaussian noise of std `noise`, clipped."""
+    size, samples, noise = o.get("size", 4), o.get("samples", 400), o.get("noise", 0.0)
+    g = torch.Generator().manual_seed(BARS_STRIPES_SEED)
+    lines = torch.rand(samples * 4, size, generator=g) < 0.5
+    usable = lines.any(1) & ~lines.all(1)
+    lines = lines[usable][:samples].float()
+    if len(lines) < samples:
+        raise DataError(f"`bars_stripes(size={size})` drew too few usable patterns", "use a larger `size`")
+    y = (torch.rand(samples, generator=g) < 0.5).long()
+    bars = lines[:, None, :].expand(samples, size, size)
+    x = torch.where(y[:, None, None] == 0, bars, bars.transpose(1, 2)).unsqueeze(1).contiguous()
+    if noise:
+        x = (x + noise * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    return _split(name, options, ("bars", "stripes"), x, y, seed, {"kind": "none", "range": [0, 1]})
+
+
+def _npz(name, options, o, seed, search) -> Dataset:
+    path = find_file(o["path"], search, "a MedMNIST-format .npz file")
+    try:
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        raise DataError(f"`{path}` is not a readable .npz file (not a numpy archive, or truncated)",
+                        "MedMNIST files come from https://medmnist.com; download it again") from None
+    missing = [k for k in ("train_images", "train_labels", "test_images", "test_labels") if k not in arrays]
+    if missing:
+        raise DataError(f"`{path}` has no `{missing[0]}` array",
+                        f"a MedMNIST-format file holds {', '.join(f'`{k}`' for k in MEDMNIST_KEYS)}")
+    parts = {split: _medmnist_split(path, arrays, split) for split in ("train", "val", "test")
+             if f"{split}_images" in arrays}
+    shapes = {tuple(x.shape[1:]) for x, _ in parts.values()}
+    if len(shapes) > 1:
+        raise DataError(f"`{path}` has images of different sizes in its splits: {sorted(shapes)}")
+    labels = torch.cat([y for _, y in parts.values()])
+    classes = tuple(str(c) for c in range(int(labels.max()) + 1))
+    size = o.get("size")
+    parts = {k: (resize(x, size) if size else x, y) for k, (x, y) in parts.items()}
+    normalisation = {"kind": "scale", "from": [0, 255], "to": [0, 1]}
+    if size:
+        normalisation["resize"] = "bilinear, antialiased"
+    if "val" not in parts:  # carve a validation split from train, stratified, from the seed
+        x, y = parts["train"]
+        train, val, _ = stratified_indices(y, seed, (0.85, 0.15, 0.0))
+        parts["train"], parts["val"] = (x[train], y[train]), (x[val], y[val])
+    return Dataset(name, options, classes, *(Split(*parts[k]) for k in ("train", "val", "test")), normalisation)
+
+
+def _medmnist_split(path: Path, arrays: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = arrays[f"{split}_images"], arrays.get(f"{split}_labels")
+    if labels is None:
+        raise DataError(f"`{path}` has `{split}_images` but no `{split}_labels`")
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3, 4)):
+        raise DataError(f"`{path}`: `{split}_images` has shape {images.shape}, expected (N, H, W) or (N, H, W, C)")
+    if labels.ndim == 2 and labels.shape[1] != 1:
+        raise DataError(f"`{path}`: `{split}_labels` has {labels.shape[1]} labels per image (multi-label)",
+                        "only single-label classification is supported")
+    labels = labels.reshape(-1)
+    if len(labels) != len(images):
+        raise DataError(f"`{path}`: {len(images)} `{split}_images` but {len(labels)} `{split}_labels`")
+    if labels.dtype.kind not in "iu" or (len(labels) and labels.min() < 0):
+        raise DataError(f"`{path}`: `{split}_labels` must be non-negative integers, got dtype {labels.dtype}")
+    if images.dtype.kind != "u" or images.dtype.itemsize != 1:
+        raise DataError(f"`{path}`: `{split}_images` must be uint8 (0 to 255), got dtype {images.dtype}")
+    x = torch.from_numpy(images.copy()).float() / 255.0
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2).contiguous()
+    return x, torch.from_numpy(labels.astype("int64"))
+
+
+def _csv(name, options, o, seed, search) -> Dataset:
+    path, label = find_file(o["path"], search, "a .csv file"), o.get("label", "label")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv_module.reader(handle))
+    except (OSError, UnicodeDecodeError, csv_module.Error) as exc:
+        raise DataError(f"cannot read `{path}`: {exc}")
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if len(rows) < 2:
+        raise DataError(f"`{path}` has no data rows", "the first row names the columns, the others hold samples")
+    header = [h.strip() for h in rows[0]]
+    if label not in header:
+        raise DataError(f"`{path}` has no column `{label}`", did_you_mean(label, header))
+    column = header.index(label)
+    features, labels = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"`{path}` line {number}: {len(row)} values but {len(header)} columns")
+        labels.append(row[column].strip())
+        features.append([_number(path, number, header[i], cell) for i, cell in enumerate(row) if i != column])
+    classes = sorted(set(labels), key=lambda c: (float(c), c) if _is_number(c) else (math.inf, c))
+    index = {c: i for i, c in enumerate(classes)}
+    x = torch.tensor(features, dtype=torch.float64)
+    y = torch.tensor([index[c] for c in labels], dtype=torch.int64)
+    dataset = _split(name, options, tuple(classes), x, y, seed, {})
+    mean, std = dataset.train.x.mean(0), dataset.train.x.std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    scaled = [Split(((s.x - mean) / std).float(), s.y) for s in (dataset.train, dataset.val, dataset.test)]
+    normalisation = {"kind": "standardize (train split statistics)", "mean": mean.tolist(), "std": std.tolist()}
+    return replace(dataset, train=scaled[0], val=scaled[1], test=scaled[2], normalisation=normalisation)
+
+
+def _number(path, line: int, column: str, cell: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(f"`{path}` line {line}, column `{column}`: `{cell.strip()}` is not a number",
+                        "every column except the label must be numeric") from None
+    if not math.isfinite(value):
+        raise DataError(f"`{path}` line {line}, column `{column}`: `{cell.strip()}` is not a finite number")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+# ---- shared pieces ----------------------------------------------------------------------------------
+def find_file(path: str, search: tuple[Path, ...], what: str) -> Path:
+    candidates = [Path(path)] if Path(path).is_absolute() else [Path(d) / path for d in search]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = " or ".join(f"`{c}`" for c in dict.fromkeys(candidates))
+    raise DataError(f"cannot find {what} at {where}", "check the path, or pass another with `--data PATH`")
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, size, size): bilinear, antialiased, clipped to [0, 1]."""
+    if tuple(images.shape[2:]) == (size, size):
+        return images
+    out = functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out.clamp(0, 1).contiguous()
+
+
+def stratified_indices(labels: torch.Tensor, seed: int, fractions=FRACTIONS) -> tuple[torch.Tensor, ...]:
+    """Indices of (train, val, test), each class split by `fractions` after a shuffle drawn from
+    `seed`; every split sorted, so the result depends on nothing else."""
+    g = torch.Generator().manual_seed(seed)
+    parts: list[list[torch.Tensor]] = [[], [], []]
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=g)]
+        val, test = round(fractions[1] * len(members)), round(fractions[2] * len(members))
+        for part, chunk in zip(parts, (members[val + test:], members[:val], members[val:val + test])):
+            part.append(chunk)
+    return tuple(torch.sort(torch.cat(p)).values if p else torch.zeros(0, dtype=torch.int64) for p in parts)
+
+
+def _split(name, options, classes, x, y, seed, normalisation) -> Dataset:
+    if len(torch.unique(y)) < 2:
+        raise DataError(f"dataset `{name}` has fewer than two classes", "a classifier needs at least two")
+    splits = [Split(x[i], y[i]) for i in stratified_indices(y, seed)]
+    return Dataset(name, tuple(options), classes, *splits, normalisation=normalisation)
+
+
+# ---- fitting the data to a model ----------------------------------------------------------------------
+def fit_to_model(dataset: Dataset, model: ir.Model) -> Dataset:
+    """The dataset shaped for `model`'s input (images flattened for a `vector` input of the same
+    size), or a DataError that says how to fix it."""
+    shape, want = dataset.sample_shape, model.input.shape
+    if shape == want:
+        return dataset
+    if model.input.kind == "vector" and math.prod(shape) == want[0]:
+        flat = [Split(s.x.reshape(len(s), -1), s.y) for s in (dataset.train, dataset.val, dataset.test)]
+        return replace(dataset, train=flat[0], val=flat[1], test=flat[2])
+    where = f"model `{model.name}` expects `{model.input.name}` of shape {_shape(want)}"
+    resizable = any(p.name == "size" for p in DATASETS.get(dataset.name, ()))
+    if len(shape) == 3 and len(want) == 3 and shape[0] == want[0] and want[1] == want[2] and resizable:
+        fixed = dataset_text(dataset.name, tuple({**dict(dataset.options), "size": want[1]}.items()))
+        raise DataError(f"the data's images are {shape[1]}×{shape[2]} but {where}",
+                        f"resize them with `size=`: `data {fixed}` (or `--data '{fixed}'`)")
+    raise DataError(f"the data has samples of shape {_shape(shape)} but {where}",
+                    "change the model's `input`, or use data of that shape")
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def dataset_text(name: str, options) -> str:
+    """How the dataset reads in a spec, e.g. `digits(classes=[0, 1], size=16)`."""
+    shown = ", ".join(f"{k}={_value(v)}" for k, v in options if v is not None and k != "path")
+    path = dict(options).get("path")
+    args = ", ".join(filter(None, (f'"{path}"' if path is not None else "", shown)))
+    return f"{name}({args})"
+
+
+def _value(value) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)

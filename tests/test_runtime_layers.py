@@ -1,0 +1,163 @@
+"""The nn.Modules: quanv patch order, channel order, padding and stride against a naive loop;
+weights, dtypes, devices, input validation and the memory guard."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from qnnc.runtime import MemoryBudgetError, QDense, QNN, Quanv, QuantumBlockModule
+from qnnc.runtime.memory import parse_bytes
+from test_runtime import close, spec_layer
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def quanv_layer(channels: int, kernel: int, stride: int, padding: int, filters: int = 2, body: str | None = None):
+    body = body or "encode angle(ry, scale=pi)\n random_layers(layers=1, seed=4)\n measure z"
+    features = channels * kernel * kernel
+    return spec_layer(body, f"image({channels}, 7, 6)",
+                      f"quanv(kernel={kernel}, stride={stride}, padding={padding}, filters={filters}, qubits={features}, "
+                      "trainable=false)")
+
+
+def naive_quanv(block_module, x, kernel, stride, padding):
+    """Patch by patch, position by position: features in (channel, row, column) order."""
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    batch, channels, height, width = padded.shape
+    rows, cols = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+    out = torch.zeros(batch, block_module.circuit.outputs, rows, cols, dtype=x.dtype)
+    for b in range(batch):
+        for i in range(rows):
+            for j in range(cols):
+                patch = padded[b, :, i * stride: i * stride + kernel, j * stride: j * stride + kernel]
+                features = torch.tensor([patch[c, r, s] for c in range(channels) for r in range(kernel) for s in range(kernel)],
+                                        dtype=x.dtype)
+                out[b, :, i, j] = block_module(features[None])[0]
+    return out
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from([(1, 2, 2, 0), (1, 3, 1, 1), (2, 2, 1, 0), (1, 2, 3, 1), (2, 1, 2, 0)]), st.integers(1, 2))
+def test_quanv_matches_a_naive_patch_loop(geometry, batch):
+    channels, kernel, stride, padding = geometry
+    layer = quanv_layer(channels, kernel, stride, padding)
+    module = Quanv(layer.block, kernel, stride, padding, in_shape=layer.in_shape).double()
+    x = torch.rand(batch, *layer.in_shape, dtype=torch.float64)
+    ours = module(x)
+    assert ours.shape == (batch, *layer.out_shape)
+    close(ours.detach().numpy(), naive_quanv(module.block, x, kernel, stride, padding).detach().numpy())
+
+
+def test_quanv_channels_are_filter_major_then_measured_value():
+    body = "encode angle(ry, scale=pi)\n random_layers(layers=1, seed=4)\n measure z on q[3], q[0]"
+    layer = quanv_layer(1, 2, 2, 0, filters=3, body=body)
+    module = Quanv(layer.block, 2, 2).double()
+    x = torch.rand(2, 1, 7, 6, dtype=torch.float64)
+    out = module(x)
+    patch = x[1, 0, 2:4, 4:6].reshape(1, 4)  # output position (1, 2)
+    close(out[1, :, 1, 2].detach().numpy(), module.block(patch)[0].detach().numpy())
+    weights = module.block.fixed.random_layers
+    single = QuantumBlockModule(spec_layer(body, "vector(4)", "qnn(qubits=4)").block).double()
+    for f in range(3):  # channel 2f + k is filter f's k-th measured value
+        single.weights.random_layers.data.copy_(weights[f])
+        close(out[1, 2 * f: 2 * f + 2, 1, 2].detach().numpy(), single(patch)[0].detach().numpy())
+
+
+def test_weights_have_template_shapes_and_are_seeded():
+    block = spec_layer("encode angle(rx)\n strongly_entangling(layers=2)\n basic_entangler(layers=3)\n measure z").block
+    a, b, c = (QuantumBlockModule(block, seed=s) for s in (7, 7, 8))
+    shapes = {k: tuple(v.shape) for k, v in a.named_parameters()}
+    assert shapes == {"weights.strongly_entangling": (2, 4, 3), "weights.basic_entangler": (3, 4)}
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.weights.basic_entangler, c.weights.basic_entangler)
+    assert all(0 <= p.min() and p.max() < 2 * math.pi for p in a.parameters())
+    fixed = quanv_layer(1, 2, 2, 0, filters=3).block
+    module = QuantumBlockModule(fixed)
+    assert not list(module.parameters()) and module.fixed.random_layers.shape == (3, 1, 4)
+    assert list(module.state_dict()) == ["fixed.random_layers"]
+    assert torch.equal(module.fixed.random_layers, QuantumBlockModule(fixed, seed=99).fixed.random_layers)
+
+
+def test_fixed_weights_cache_follows_load_state_dict():
+    layer = quanv_layer(1, 2, 2, 0)
+    module = Quanv(layer.block, 2, 2).double()
+    x = torch.rand(1, 1, 7, 6, dtype=torch.float64)
+    before = module(x)
+    state = module.state_dict()
+    state["block.fixed.random_layers"] = state["block.fixed.random_layers"] + 0.5
+    module.load_state_dict(state)
+    after = module(x)
+    fresh = Quanv(layer.block, 2, 2).double()
+    fresh.load_state_dict(state)
+    assert not torch.allclose(before, after)
+    close(after.numpy(), fresh(x).numpy())
+
+
+def test_dtypes_devices_and_modes():
+    block = spec_layer("encode angle(ry)\n basic_entangler(layers=1)\n measure z").block
+    module = QDense(block)
+    assert module(torch.rand(3, 4)).dtype == torch.float32
+    assert module.double()(torch.rand(3, 4, dtype=torch.float64)).dtype == torch.float64
+    assert QNN(block, in_shape=(2, 2))(torch.rand(5, 2, 2)).shape == (5, 4)
+    assert "mode=shots=64" in repr(QuantumBlockModule(block, mode="shots=64"))
+    with pytest.raises(ValueError, match="unknown execution mode `fast`"):
+        QuantumBlockModule(block, mode="fast")
+    with pytest.raises(ValueError, match="needs a number of shots"):
+        QuantumBlockModule(block, mode="shots")
+    if torch.cuda.is_available():
+        gpu = QDense(block).cuda()
+        cpu = QDense(block)
+        x = torch.rand(3, 4)
+        close(gpu(x.cuda()).cpu().detach().numpy(), cpu(x).detach().numpy(), 1e-5)
+
+
+def test_bad_inputs_are_rejected_with_clear_messages():
+    layer = quanv_layer(1, 2, 2, 0)
+    module = Quanv(layer.block, 2, 2, in_shape=layer.in_shape)
+    with pytest.raises(ValueError, match=r"expected input of shape \[B, 1, 7, 6\] .*got \[2, 1, 6, 6\]"):
+        module(torch.rand(2, 1, 6, 6))
+    with pytest.raises(ValueError, match=r"expected input of shape \[B, 1, 7, 6\] .*got \[7, 6\]"):
+        module(torch.rand(7, 6))
+    with pytest.raises(ValueError, match="expected input of dtype torch.float32 .* got torch.float64"):
+        module(torch.rand(1, 1, 7, 6, dtype=torch.float64))
+    with pytest.raises(ValueError, match="floating-point input"):
+        module(torch.ones(1, 1, 7, 6, dtype=torch.int64))
+    for bad in (math.nan, math.inf):
+        x = torch.rand(1, 1, 7, 6)
+        x[0, 0, 3, 3] = bad
+        with pytest.raises(ValueError, match="1 NaN or infinite value"):
+            module(x)
+    dense = QDense(spec_layer("encode angle(rx)\n measure z").block)
+    with pytest.raises(ValueError, match=r"expected input of shape \[B, 4\] .*got \[3, 5\]"):
+        dense(torch.rand(3, 5))
+
+
+def test_memory_guard_chunks_and_explains(monkeypatch):
+    block = spec_layer("encode angle(ry)\n strongly_entangling(layers=2)\n measure z").block
+    x = torch.rand(50, 4, dtype=torch.float64)
+    whole = QuantumBlockModule(block).double()
+    chunked = QuantumBlockModule(block, memory_budget=whole.bytes_per_sample(8) * 7).double()
+    calls = []
+    original = chunked.runner.__call__
+    chunked.runner = lambda data, *rest, **options: calls.append(len(data)) or original(data, *rest, **options)
+    close(chunked(x).detach().numpy(), whole(x).detach().numpy())
+    assert calls == [7] * 7 + [1]
+    with pytest.raises(MemoryBudgetError, match=r"needs about .* per sample, more than the memory budget of 100 B"):
+        QuantumBlockModule(block, memory_budget=100)(x.float())
+    monkeypatch.setenv("QNNC_MEMORY_BUDGET", "10")
+    with pytest.raises(MemoryBudgetError, match="QNNC_MEMORY_BUDGET"):
+        QuantumBlockModule(block)(x.float())
+    assert parse_bytes("2GiB") == 2 * 1024 ** 3 and parse_bytes("1.5 MB") == 1_500_000 and parse_bytes(64) == 64
+    with pytest.raises(ValueError, match="cannot read a memory size"):
+        parse_bytes("lots")
+
+
+def test_exact_mode_is_deterministic_and_batch_independent():
+    block = spec_layer("encode angle(ry)\n hardware_efficient(layers=2)\n measure probs").block
+    module = QuantumBlockModule(block, seed=1).double()
+    x = torch.rand(9, 4, dtype=torch.float64)
+    assert torch.equal(module(x), module(x))
+    close(module(x[3:4]).detach().numpy(), module(x)[3:4].detach().numpy(), 1e-12)
