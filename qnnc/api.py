@@ -11,17 +11,18 @@ from pathlib import Path
 
 from torch import nn
 
-from . import ir
+from . import __version__, ir
 from .check import CheckOptions, check_text
 from .diagnostics import SpecError
 from .emit.model_code import PythonCode, generate
-from .emit.artifacts import sha256
+from .emit.artifacts import sha256, to_json, write_directory
 from .runtime.circuit import BlockCircuit, from_block
 
 
-def circuits_of(model: ir.Model, coupling=None) -> dict[int, BlockCircuit]:
-    """The runtime circuit of every quantum layer, by layer index."""
-    return {i: from_block(layer.block, coupling) for i, layer in enumerate(model.layers)
+def circuits_of(model: ir.Model, couplings: dict | None = None) -> dict[int, BlockCircuit]:
+    """The runtime circuit of every quantum layer, by layer index; `couplings[i]` is the target's
+    connectivity for layer i's `entangle=native` templates (a line when absent)."""
+    return {i: from_block(layer.block, (couplings or {}).get(i)) for i, layer in enumerate(model.layers)
             if isinstance(layer, ir.QuantumLayer)}
 
 
@@ -48,31 +49,103 @@ def build_module(model: ir.Model, *, seed: int = 0, mode: str = "exact", shots: 
 
 @dataclass
 class Compiled:
-    """A checked (and, for hardware targets, device-compiled) spec."""
+    """A checked spec, compiled for `target` on first use of `.device` (pytket, verified)."""
 
     program: ir.Program
     spec_name: str
     spec_text: str
     target: str = "ideal"
+    level: int = 2
+    model_name: str | None = None
     codes: dict[str, PythonCode] = field(default_factory=dict)
+    _device: object = None
 
     def model(self, name: str | None = None) -> ir.Model:
-        return self.program.model(name)
+        return self.program.model(name or self.model_name)
+
+    @property
+    def device(self):
+        """The `qnnc.targets.compile.CompiledModel`: every quantum layer compiled and verified."""
+        if self._device is None:
+            from .targets.compile import compile_for_target
+
+            self._device = compile_for_target(self.program, self.target, self.level, None, self.model().name)
+        return self._device
 
     def code(self, name: str | None = None) -> PythonCode:
         model = self.model(name)
         if model.name not in self.codes:
-            self.codes[model.name] = generate(model, circuits_of(model), self.spec_name, sha256(self.spec_text))
+            couplings = native_couplings(model, self.target) if self.target != "ideal" else None
+            self.codes[model.name] = generate(model, circuits_of(model, couplings), self.spec_name,
+                                              sha256(self.spec_text))
         return self.codes[model.name]
 
     def module(self, name: str | None = None, *, seed: int = 0, mode: str = "exact",
                shots: int | None = None) -> nn.Module:
         return instantiate(self.code(name), seed=seed, mode=mode, shots=shots)
 
+    @property
+    def report(self) -> str:
+        """`report.md`: the per-layer compile table, verification and passes."""
+        from .targets.report import report_markdown
 
-def compile(spec: str | Path, target: str = "ideal", *, options: CheckOptions = CheckOptions()) -> Compiled:
-    """Check `spec` (a path, or the text of a spec) and prepare it for `target`. Raises SpecError
-    carrying every diagnostic when the spec has errors."""
+        return report_markdown(self.device)
+
+    def files(self) -> dict[str, str]:
+        """Everything `write` puts in the output directory, by relative path."""
+        from .targets.report import compile_files, compile_manifest
+
+        files = compile_files(self.device)
+        files["model.py"] = self.code().source
+        files["manifest.json"] = to_json(manifest(self, compile_manifest(self.device, files), files))
+        return files
+
+    def write(self, directory: str | Path) -> Path:
+        """Write model.py, circuits/, manifest.json, compile.json, report.md and timings.json
+        into `directory` atomically (nothing is left half-written on failure)."""
+        return write_directory(directory, self.files())
+
+
+DETERMINISTIC = ("model.py", "compile.json", "circuits/")  # files whose bytes depend only on the inputs
+
+
+def manifest(compiled: Compiled, compile_section: dict, files: dict[str, str]) -> dict:
+    """What makes the output reproducible: inputs, versions, seeds, passes, metrics, hashes."""
+    from importlib.metadata import version
+
+    import torch
+
+    model = compiled.model()
+    return {
+        "spec": {"name": compiled.spec_name, "sha256": sha256(compiled.spec_text)},
+        "model": model.name,
+        "target": {"name": compiled.device.target.name, "level": compiled.level},
+        "versions": {"qnnc": __version__, "torch": torch.__version__.split("+")[0],
+                     **{p: version(p) for p in ("pytket", "qiskit", "lark")}},
+        "seeds": {"weights": "the model's `seed` argument (default 0); layer i draws from seed + i",
+                  "fixed": {w.name: w.seed for layer in model.layers if isinstance(layer, ir.QuantumLayer)
+                            for w in layer.block.weights if not w.trainable}},
+        "compile": compile_section,
+        "files": {path: sha256(text) for path, text in sorted(files.items()) if path.startswith(DETERMINISTIC)},
+        "not_hashed": ["report.md", "timings.json"],  # they hold measured times, which vary
+    }
+
+
+def native_couplings(model: ir.Model, target: str) -> dict[int, list]:
+    """The logical coupling each layer's `entangle=native` templates follow on `target`."""
+    from .targets.compile import logical_coupling
+    from .targets.load import load_target
+
+    device = load_target(target)
+    return {i: logical_coupling(device, layer.block) for i, layer in enumerate(model.layers)
+            if isinstance(layer, ir.QuantumLayer)}
+
+
+def compile(spec: str | Path, target: str = "ideal", *, level: int = 2, model: str | None = None,
+            options: CheckOptions = CheckOptions()) -> Compiled:
+    """Check `spec` (a path, or the text of a spec) and prepare it for `target` at optimisation
+    `level` (0-3). Raises SpecError carrying every diagnostic when the spec has errors; device
+    compilation happens on first use of `.device`, `.report`, `.files()` or `.write()`."""
     path = Path(spec) if isinstance(spec, Path) or (isinstance(spec, str) and spec.endswith(".qnn")
                                                        and "\n" not in spec) else None
     text = path.read_text(encoding="utf-8") if path else str(spec)
@@ -80,4 +153,4 @@ def compile(spec: str | Path, target: str = "ideal", *, options: CheckOptions = 
     program, diagnostics = check_text(text, options)
     if diagnostics:
         raise SpecError(diagnostics, name, text)
-    return Compiled(program, name, text, target)
+    return Compiled(program, name, text, target, level, model)

@@ -62,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in actions.choices.values():
         sub.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=argparse.SUPPRESS)
 
+    from .targets.cli import add_compile_commands, add_show_target_options
     from .train.cli import add_train_commands
 
+    add_compile_commands(commands)
+    add_show_target_options(show)
     add_train_commands(commands)
 
     for sub in (check, show):
@@ -146,6 +149,10 @@ def run_fmt(args) -> int:
 
 
 def run_show(args) -> int:
+    if args.target:
+        from .targets.cli import run_show_target
+
+        return run_show_target(args)
     program, diagnostics, source = check_file(args.file, CheckOptions(max_qubits=args.max_qubits))
     if diagnostics:
         report(diagnostics, args.file, source, args)

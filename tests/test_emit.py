@@ -97,3 +97,21 @@ def test_written_model_runs_as_a_script(tmp_path):
     result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "output shape (2, 4), 42 trainable parameters"
+
+
+def test_compile_writes_a_reproducible_directory(tmp_path):
+    compiled = qnnc.compile(Path(__file__).resolve().parents[1] / "specs" / "trainable_quanv.qnn", target="line_5")
+    first, second = compiled.write(tmp_path / "a"), qnnc.compile(
+        Path(__file__).resolve().parents[1] / "specs" / "trainable_quanv.qnn", target="line_5").write(tmp_path / "b")
+    import hashlib
+    import json
+
+    manifest = json.loads((first / "manifest.json").read_text())
+    for path, digest in manifest["files"].items():
+        assert hashlib.sha256((first / path).read_bytes()).hexdigest() == digest
+        assert (first / path).read_bytes() == (second / path).read_bytes()
+    assert (first / "manifest.json").read_bytes() == (second / "manifest.json").read_bytes()
+    assert manifest["target"] == {"name": "line_5", "level": 2} and manifest["versions"]["qnnc"] == qnnc.__version__
+    assert "# trainable_quanv compiled for line_5" in compiled.report
+    result = subprocess.run([sys.executable, str(first / "model.py")], capture_output=True, text=True)
+    assert result.returncode == 0 and "output shape (2, 10)" in result.stdout

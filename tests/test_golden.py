@@ -22,6 +22,7 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = bool(os.environ.get("QNNC_UPDATE_GOLDEN"))
 DIAGNOSTIC_CASES = sorted((GOLDEN / "diagnostics").glob("E*.qnn"))
 TARGET_CASES = sorted((GOLDEN / "targets").glob("E*.yaml"))
+COMPILE_CASES = sorted((GOLDEN / "compile").glob("E*.qnn"))
 SPECS = sorted((ROOT / "specs").glob("*.qnn"))
 
 
@@ -50,6 +51,20 @@ def test_target_diagnostic_golden(case: Path, monkeypatch):
     compare(str(exc.value), case.with_suffix(".expected"))
 
 
+@pytest.mark.parametrize("case", COMPILE_CASES, ids=lambda p: p.stem)
+def test_compile_diagnostic_golden(case: Path, monkeypatch):
+    from qnnc.targets.compile import CompileError, compile_for_target
+
+    monkeypatch.chdir(case.parent)
+    program, diagnostics, source = check_file(case.name)
+    assert not diagnostics
+    target = source.splitlines()[0].removeprefix("# target:").strip()  # first line names the target
+    with pytest.raises(CompileError) as exc:
+        compile_for_target(program, target, 2)
+    assert case.stem in {d.code for d in exc.value.diagnostics}
+    compare(render(exc.value.diagnostics, case.name, source), case.with_suffix(".expected"))
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_show_golden(spec: Path):
     program, diagnostics, _ = check_file(spec)
@@ -70,6 +85,8 @@ def emitted_codes() -> set[str]:
 def test_every_code_is_documented_and_has_a_golden_case():
     codes = emitted_codes()
     assert codes == documented_codes()
-    # E001/E600 (unreadable files) and E609 (unknown target name) are tested in test_cli and test_targets
-    tested = {p.stem for p in DIAGNOSTIC_CASES + TARGET_CASES} | {"E001", "E600", "E609"}
+    # E001/E600 (unreadable files) and E609 (unknown target name) are tested in test_cli and test_targets;
+    # E702-E706 (bad --bind or level from the API, and compiler bugs) in test_compile
+    tested = {p.stem for p in DIAGNOSTIC_CASES + TARGET_CASES + COMPILE_CASES} | {"E001", "E600", "E609"}
+    tested |= {"E702", "E703", "E704", "E705", "E706"}
     assert codes <= tested, f"codes without a golden case: {sorted(codes - tested)}"

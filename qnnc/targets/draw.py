@@ -1,0 +1,49 @@
+"""Circuit diagrams: text or PNG, drawn by qiskit from our OpenQASM 3 export.
+
+Going through the export means the picture shows exactly what a device would be sent: physical
+qubit numbers for compiled circuits (idle qubits left out), symbols as parameters, the final
+measurement included.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytket import Circuit, Qubit
+
+from qnnc.targets.export import to_qasm3
+
+
+def to_qiskit(circuit: Circuit, measured: Sequence[Qubit] = (), physical: bool = True):
+    """A qiskit QuantumCircuit equal to `circuit` plus the final measurement of `measured`."""
+    import qiskit.qasm3
+
+    return qiskit.qasm3.loads(to_qasm3(circuit, measured, physical))
+
+
+def draw_text(circuit: Circuit, measured: Sequence[Qubit] = (), physical: bool = True, fold: int = 120) -> str:
+    """The circuit as a text diagram, `fold` characters wide (-1: never fold)."""
+    drawing = to_qiskit(circuit, measured, physical).draw("text", idle_wires=False, fold=fold)
+    return str(drawing) + "\n"
+
+
+def draw_png(circuit: Circuit, path: str | Path, measured: Sequence[Qubit] = (), physical: bool = True) -> None:
+    """Save the circuit diagram as an image at `path` (the suffix picks the format). Uses qiskit's
+    matplotlib drawer when its optional `pylatexenc` is installed, else renders the text diagram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from qiskit.exceptions import MissingOptionalLibraryError
+
+    quantum = to_qiskit(circuit, measured, physical)
+    try:
+        figure = quantum.draw("mpl", idle_wires=False, fold=60)
+    except MissingOptionalLibraryError:
+        text = str(quantum.draw("text", idle_wires=False, fold=160))
+        lines = text.splitlines() or [""]
+        width, height = max(map(len, lines)), len(lines)
+        figure = plt.figure(figsize=(max(2.0, 0.075 * width), max(1.0, 0.16 * height)))
+        figure.text(0.01, 0.99, text, family="DejaVu Sans Mono", fontsize=9, va="top", ha="left")
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
