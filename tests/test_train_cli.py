@@ -68,9 +68,12 @@ def test_baseline_tables_variants_over_seeds_the_same_with_processes(spec, tmp_p
     results = json.loads((tmp_path / "one" / "results.json").read_text())
     assert [(r["variant"], r["seed"]) for r in results["rows"]] == [
         (v, s) for v in ("spec", "trainable_twin", "frozen_twin") for s in (5, 6)]
-    for name in ("results.json", "results.md", "comparison.png", "runs/frozen_twin-seed6/metrics.json"):
+    for name in ("results.md", "comparison.png", "runs/frozen_twin-seed6/metrics.json", "manifest.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
-    assert "wall_time_s" not in (tmp_path / "one" / "results.json").read_text()
+    untimed = [{k: v for k, v in row.items() if k != "wall_time_s"} for row in results["rows"]]
+    again = json.loads((tmp_path / "two" / "results.json").read_text())["rows"]
+    assert untimed == [{k: v for k, v in row.items() if k != "wall_time_s"} for row in again]
+    assert all(row["wall_time_s"] >= 0 for row in results["rows"])  # wall time in its own field
     assert "wall_time_s" in (tmp_path / "one" / "timings.json").read_text()
 
 

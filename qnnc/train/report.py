@@ -32,9 +32,14 @@ def versions() -> dict[str, str]:
     return found
 
 
+TIMED = ("results.json", "timings.json")  # files that hold measured wall times, so vary run to run
+
+
 def manifest(context: dict, files: dict[str, str | bytes]) -> str:
-    """`context` (spec, seed, config, data, …) plus versions and the sha256 of every file."""
-    return to_json({**context, "versions": versions(), "files": {k: sha256(v) for k, v in sorted(files.items())}})
+    """`context` (spec, seed, config, data, …) plus versions and the sha256 of every file whose
+    bytes depend only on the inputs (not those in TIMED)."""
+    hashes = {k: sha256(v) for k, v in sorted(files.items()) if k not in TIMED}
+    return to_json({**context, "versions": versions(), "files": hashes})
 
 
 # ---- one training run -----------------------------------------------------------------------------------
@@ -101,8 +106,9 @@ def baseline_files(runs: list[tuple[str, RunResult]], context: dict) -> dict[str
     """results.json (one row per variant and seed), results.md (mean ± std per variant),
     comparison.png, runs/VARIANT-seedS/metrics.json, manifest.json and timings.json."""
     rows = [result_row(variant, result) for variant, result in runs]
+    timed = [{**row, "wall_time_s": round(result.wall_time_s, 3)} for row, (_, result) in zip(rows, runs)]
     files: dict[str, str | bytes] = {
-        "results.json": to_json({"spec": context.get("spec"), "rows": rows}),
+        "results.json": to_json({"spec": context.get("spec"), "rows": timed}),
         "results.md": results_markdown(rows, context),
         "comparison.png": comparison_png(rows),
     }
