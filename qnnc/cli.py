@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import __version__
 from .check import CheckOptions, check_file
-from .diagnostics import Diagnostic, render
+from .diagnostics import Diagnostic, print_diagnostics
+from .emit.artifacts import write_file
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,10 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---- commands -----------------------------------------------------------------------------------
 def report(diagnostics: list[Diagnostic], path: str, source: str, args) -> None:
-    color = args.color == "always" or (args.color == "auto" and sys.stderr.isatty() and not os.environ.get("NO_COLOR"))
-    sys.stderr.write(render(diagnostics, path, source, color=color))
-    count = len(diagnostics)
-    sys.stderr.write(f"{path}: {count} error{'s' if count != 1 else ''}\n")
+    print_diagnostics(diagnostics, path, source, args.color)
 
 
 def run_check(args) -> int:
@@ -143,7 +139,7 @@ def run_fmt(args) -> int:
                 print(f"would reformat {path}")
                 status = 1
             else:
-                write_atomic(Path(path), formatted)
+                write_file(Path(path), formatted)
                 print(f"formatted {path}")
     return status
 
@@ -218,19 +214,7 @@ def run_targets_import(args) -> int:
         print(f"qnnc: error: no offline calibration data for `{args.source}`: {exc}", file=sys.stderr)
         return 1
     if args.output:
-        write_atomic(Path(args.output), text)
+        write_file(Path(args.output), text)
     else:
         sys.stdout.write(text)
     return 0
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` in one step so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

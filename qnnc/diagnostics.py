@@ -69,6 +69,20 @@ def _render_one(d: Diagnostic, path: str, lines: list[str], color: bool) -> str:
     return "\n".join(out) + "\n"
 
 
+def print_diagnostics(diagnostics, path: str, source: str, color: str = "auto", stream=None) -> int:
+    """Print diagnostics and an `N errors` line to standard error; returns exit status 1.
+    `color` is auto (when the stream is a terminal and NO_COLOR is unset), always or never."""
+    import os
+    import sys
+
+    stream = stream or sys.stderr
+    use_color = color == "always" or (color == "auto" and stream.isatty() and not os.environ.get("NO_COLOR"))
+    stream.write(render(list(diagnostics), path, source, color=use_color))
+    count = len(diagnostics)
+    stream.write(f"{path}: {count} error{'s' if count != 1 else ''}\n")
+    return 1
+
+
 def _excerpt(line: str, limit: int = 200) -> str:
     """The source line as shown under a diagnostic: tabs expanded 1:1, absurd lines cut."""
     line = line.replace("\t", " ")

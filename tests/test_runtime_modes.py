@@ -16,7 +16,6 @@ from qnnc.runtime.program import BASIS_CHANGE
 from qnnc.runtime.shots import ShotsRunner, sample_counts
 from reference import circuit as reference_circuit
 from test_runtime import close, random_circuits, random_weights, reference_values, spec_layer
-from test_runtime import test_zz_report_largest_error as test_zz_report_largest_error  # noqa: F401  (runs last)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

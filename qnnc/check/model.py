@@ -111,7 +111,7 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
     values = bind(QUANTUM_LAYERS[stmt.name], stmt.args, report, f"`{stmt.name}`", stmt.span)
     if stmt.body is None:
         report.error("E307", f"`{stmt.name}` needs a block", stmt.span,
-                     f"follow it with `{{ … }}` holding `encode`, gates or templates, and `measure`")
+                     "follow it with `{ … }` holding `encode`, gates or templates, and `measure`")
         return None
     if values is None:
         return None

@@ -18,6 +18,19 @@ def to_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def write_file(path: str | Path, text: str) -> None:
+    """Replace one file in a single rename, so a crash never leaves half of it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_directory(directory: str | Path, files: dict[str, str | bytes]) -> Path:
     """Write `files` (relative path -> content) as `directory`, atomically: everything goes to a
     temporary sibling first, which then replaces `directory` in one rename. On any failure the

@@ -7,12 +7,11 @@ with `add_show_target_options(show)`; `run_show` hands over to `run_show_target(
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from qnnc.diagnostics import Diagnostic, SpecError, render
+from qnnc.diagnostics import Diagnostic, SpecError, print_diagnostics
+from qnnc.emit.artifacts import write_file
 
 LEVEL_HELP = "optimisation level 0-3 (default 2; 3 searches placements and pass orders)"
 MARKERS = ("compile.json", "manifest.json")  # a directory holding one of these is ours to replace
@@ -186,11 +185,7 @@ def _load_bind(path: str) -> dict:
 
 
 def _report_errors(diagnostics, path: str, source: str, args) -> int:
-    color = args.color == "always" or (args.color == "auto" and sys.stderr.isatty() and not os.environ.get("NO_COLOR"))
-    sys.stderr.write(render(list(diagnostics), path, source, color=color))
-    count = len(diagnostics)
-    sys.stderr.write(f"{path}: {count} error{'s' if count != 1 else ''}\n")
-    return 1
+    return print_diagnostics(diagnostics, path, source, args.color)
 
 
 def write_directory(directory: Path, files: dict[str, str]) -> None:
@@ -201,15 +196,3 @@ def write_directory(directory: Path, files: dict[str, str]) -> None:
     if directory.exists() and any(directory.iterdir()) and not any((directory / m).exists() for m in MARKERS):
         raise OSError(f"`{directory}` exists and was not written by qnnc; not replacing it")
     write_atomically(directory, files)
-
-
-def write_file(path: Path, text: str) -> None:
-    """Write one file atomically (temporary sibling, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
