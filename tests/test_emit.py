@@ -115,3 +115,10 @@ def test_compile_writes_a_reproducible_directory(tmp_path):
     assert "# trainable_quanv compiled for line_5" in compiled.report
     result = subprocess.run([sys.executable, str(first / "model.py")], capture_output=True, text=True)
     assert result.returncode == 0 and "output shape (2, 10)" in result.stdout
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_an_empty_batch_gives_an_empty_output(spec):
+    compiled = qnnc.compile(spec)
+    model = compiled.model()
+    assert tuple(compiled.module()(torch.rand(0, *model.input.shape)).shape) == (0, *model.output_shape)

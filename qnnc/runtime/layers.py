@@ -95,8 +95,8 @@ class QuantumBlockModule(nn.Module):
             raise ValueError(f"input is on {features.device} but the layer is on {self._anchor.device}; "
                              f"move one with `.to(device)`")
         c = self.circuit
-        if c.outputs == 0:  # e.g. `measure zz` on a single qubit
-            return features.new_zeros(features.shape[0], 0)
+        if c.outputs == 0 or features.shape[0] == 0:  # nothing to simulate; keep the shape contract
+            return features.new_zeros(features.shape[0], c.outputs)
         weights = {w.name: self._weight_view(w) for w in c.weights}
         limit = memory.budget(self.memory_budget)
         what = f"a {c.qubits}-qubit block in `{self.mode}` mode"
@@ -182,7 +182,8 @@ class Quanv(nn.Module):
                              f"a {height}×{width} image")
         patches = functional.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B, C·k², L)
         values = self.block(patches.transpose(1, 2).reshape(-1, patches.shape[1]))  # (B·L, F·m)
-        return values.reshape(batch, out_h * out_w, -1).transpose(1, 2).reshape(batch, -1, out_h, out_w)
+        outputs = self.block.circuit.outputs
+        return values.reshape(batch, out_h * out_w, outputs).transpose(1, 2).reshape(batch, outputs, out_h, out_w)
 
 
 class QDense(nn.Module):
@@ -198,7 +199,7 @@ class QDense(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, self.in_shape, self.block._anchor.dtype, "(B, …)")
-        return self.block(x.reshape(x.shape[0], -1))
+        return self.block(x.reshape(x.shape[0], self.block.circuit.features))
 
 
 class QNN(QDense):
