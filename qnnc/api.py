@@ -82,7 +82,34 @@ class Compiled:
 
     def module(self, name: str | None = None, *, seed: int = 0, mode: str = "exact",
                shots: int | None = None) -> nn.Module:
-        return instantiate(self.code(name), seed=seed, mode=mode, shots=shots)
+        """A fresh nn.Module. `mode`: "exact" (default), "shots=N", "noisy" (density matrix with
+        the target's calibrated errors, mapped through the compiled circuit's placement) or
+        "backend" (the compiled circuits on qiskit-aer with the target's noise, `shots` each,
+        parameter-shift gradients). The last two need a target with calibration data."""
+        if mode not in ("noisy", "backend"):
+            return instantiate(self.code(name), seed=seed, mode=mode, shots=shots)
+        return self._device_module(name, seed, mode, shots)
+
+    def _device_module(self, name, seed: int, mode: str, shots: int | None) -> nn.Module:
+        from .runtime import QuantumBlockModule
+        from .targets.execute import BackendBlock, noise_model_for
+
+        target = self.device.target
+        if not (target.one_qubit_errors or target.two_qubit_errors or target.readout_errors):
+            raise ValueError(f"target `{target.name}` has no calibration data, so `{mode}` mode would be noise-free; "
+                             f"compile for a calibrated target such as `line_5` or `ibm_brisbane`")
+        module = instantiate(self.code(name), seed=seed)
+        layers = list(module.children())
+        for compiled in self.device.layers:
+            holder, i = layers[compiled.index], compiled.index
+            if mode == "backend":
+                replacement = BackendBlock(compiled, target, shots or 1000, seed + i)
+            else:
+                noise = noise_model_for(compiled.circuits[0], target)
+                replacement = QuantumBlockModule(holder.block.circuit, mode="noisy", noise=noise, seed=seed + i)
+            replacement.load_state_dict(holder.block.state_dict(), strict=False)
+            holder.block = replacement
+        return module
 
     @property
     def report(self) -> str:
