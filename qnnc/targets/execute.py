@@ -50,7 +50,6 @@ from qnnc.runtime.layers import check_input, initial_weights
 from qnnc.runtime.measure import expectation
 from qnnc.runtime.noisy import NoiseModel
 from qnnc.targets.compile import CompiledCircuit, CompiledLayer
-from qnnc.targets.metrics import physical_index
 from qnnc.targets.model import Target
 
 Tensor = torch.Tensor
