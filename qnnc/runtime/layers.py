@@ -45,6 +45,21 @@ def _parse_mode(mode: str, shots: int | None) -> tuple[str, int | None]:
     return mode, shots
 
 
+def hold_weights(module: nn.Module, weights, seed: int) -> None:
+    """Give `module` a block's weights: trainable tensors as parameters in `module.weights`, fixed
+    ones (`trainable=false`) as buffers in `module.fixed`, initialised by `initial_weights`; and
+    an `_anchor` buffer whose dtype and device follow `.to()` / `.double()`."""
+    module.weights = nn.ParameterDict()
+    module.fixed = nn.Module()
+    values = initial_weights(weights, seed)
+    for w in weights:
+        if w.trainable:
+            module.weights[w.name] = nn.Parameter(values[w.name])
+        else:
+            module.fixed.register_buffer(w.name, values[w.name])
+    module.register_buffer("_anchor", torch.zeros(()), persistent=False)
+
+
 class QuantumBlockModule(nn.Module):
     """Evaluates a quantum block on feature vectors: (N, features) -> (N, filters·m), filter-major.
 
@@ -61,15 +76,7 @@ class QuantumBlockModule(nn.Module):
         circuit = from_block(circuit) if isinstance(circuit, ir.QuantumBlock) else circuit
         self.circuit, self.seed, self.memory_budget = circuit, seed, memory_budget
         self.mode, self.shots = _parse_mode(mode, shots)
-        self.weights = nn.ParameterDict()  # trainable tensors
-        self.fixed = nn.Module()  # `trainable=false` tensors, as buffers
-        values = initial_weights(circuit.weights, seed)
-        for w in circuit.weights:
-            if w.trainable:
-                self.weights[w.name] = nn.Parameter(values[w.name])
-            else:
-                self.fixed.register_buffer(w.name, values[w.name])
-        self.register_buffer("_anchor", torch.zeros(()), persistent=False)  # follows .to() / .double()
+        hold_weights(self, circuit.weights, seed)
         fixed = frozenset(w.name for w in circuit.weights if not w.trainable)
         options = dict(fuse_width=fuse_width)
         if self.mode == "exact":

@@ -46,7 +46,7 @@ from pytket.circuit import Op
 from torch import nn
 
 from qnnc.runtime.circuit import amplitude_angles, amplitude_vector, from_block
-from qnnc.runtime.layers import check_input, initial_weights
+from qnnc.runtime.layers import check_input, hold_weights
 from qnnc.runtime.measure import expectation
 from qnnc.runtime.noisy import NoiseModel
 from qnnc.targets.compile import CompiledCircuit, CompiledLayer
@@ -250,14 +250,7 @@ class BackendBlock(nn.Module):
         self.circuit = from_block(block)  # runtime view: amplitude encoding, weights, measurement
         self.measurement = block.measurement
         self.filters, self.features = block.filters, block.features
-        self.weights, self.fixed = nn.ParameterDict(), nn.Module()
-        values = initial_weights(block.weights, seed)
-        for w in block.weights:
-            if w.trainable:
-                self.weights[w.name] = nn.Parameter(values[w.name])
-            else:
-                self.fixed.register_buffer(w.name, values[w.name])
-        self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+        hold_weights(self, block.weights, seed)
         self.symbols = [name for name, _ in compiled_layer.lowered.symbols]
         self.refs = [ref for _, ref in compiled_layer.lowered.symbols]
         self.templates = [_Template(c, self.symbols) for c in compiled_layer.circuits]
