@@ -68,3 +68,14 @@ def equal_up_to_phase(a, b, atol: float = 1e-6) -> bool:
         return np.allclose(a, b, atol=atol)
     phase = a[k] / b[k]
     return bool(np.isclose(abs(phase), 1, atol=atol) and np.allclose(a, phase * b, atol=atol))
+
+
+def pl_state(n_wires: int, body) -> np.ndarray:
+    """PennyLane's state after `body()` (template calls) on `n_wires` wires of default.qubit."""
+    import pennylane as qml
+
+    @qml.qnode(qml.device("default.qubit", wires=n_wires))
+    def run():
+        body()
+        return qml.state()
+    return np.asarray(run())

@@ -12,20 +12,12 @@ from hypothesis.extra.numpy import arrays
 from qnnc import ir
 from qnnc.quantum.encodings import ENCODINGS, amplitude_angles, expand_encoding
 from qnnc.quantum.gates import GATES
-from reference import equal_up_to_phase, state
+from reference import pl_state, equal_up_to_phase, state
 
 qml = pytest.importorskip("pennylane")
 
 # (qubits, features, register width): qubit qubits[i] reads x[features[i]]
 PLACEMENTS = [((0,), (0,), 1), ((0, 1, 2), (0, 1, 2), 3), ((2, 0), (1, 3), 3), ((4, 1, 3), (2, 0, 4), 5)]
-
-
-def pl_state(n_wires: int, body) -> np.ndarray:
-    @qml.qnode(qml.device("default.qubit", wires=n_wires))
-    def run():
-        body()
-        return qml.state()
-    return np.asarray(run())
 
 
 def ours(kind: str, qubits, features, n_wires: int, x, derived=None, **options) -> np.ndarray:

@@ -12,19 +12,11 @@ from qnnc import ir
 from qnnc.quantum.gates import GATES
 from qnnc.quantum.templates import (CONV_BLOCKS, POOL_BLOCKS, TEMPLATES, conv_pairs, expand_template,
                                     pool_pairs, pooled, resolved)
-from reference import state, unitary
+from reference import pl_state, state, unitary
 
 qml = pytest.importorskip("pennylane")
 
 ROT = {"rx": qml.RX, "ry": qml.RY, "rz": qml.RZ}
-
-
-def pl_state(n_wires: int, body) -> np.ndarray:
-    @qml.qnode(qml.device("default.qubit", wires=n_wires))
-    def run():
-        body()
-        return qml.state()
-    return np.asarray(run())
 
 
 def ours(kind: str, qubits, n_wires: int, weights=None, coupling=None, **options) -> np.ndarray:
