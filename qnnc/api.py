@@ -82,8 +82,8 @@ class Compiled:
 
     def module(self, name: str | None = None, *, seed: int = 0, mode: str = "exact",
                shots: int | None = None) -> nn.Module:
-        """A fresh nn.Module. `mode`: "exact" (default), "shots=N", "noisy" (density matrix with
-        the target's calibrated errors, mapped through the compiled circuit's placement) or
+        """A fresh nn.Module. `mode`: "exact" (default), "shots=N", "noisy" (the compiled circuit
+        as a density matrix with the target's calibrated errors, up to 10 qubits) or
         "backend" (the compiled circuits on qiskit-aer with the target's noise, `shots` each,
         parameter-shift gradients). The last two need a target with calibration data."""
         if mode not in ("noisy", "backend"):
@@ -92,7 +92,8 @@ class Compiled:
 
     def _device_module(self, name, seed: int, mode: str, shots: int | None) -> nn.Module:
         from .runtime import QuantumBlockModule
-        from .targets.execute import BackendBlock, noise_model_for
+        from .targets.execute import BackendBlock
+        from .targets.noisy import noisy_block
 
         target = self.device.target
         if not (target.one_qubit_errors or target.two_qubit_errors or target.readout_errors):
@@ -105,8 +106,8 @@ class Compiled:
             if mode == "backend":
                 replacement = BackendBlock(compiled, target, shots or 1000, seed + i)
             else:
-                noise = noise_model_for(compiled.circuits[0], target)
-                replacement = QuantumBlockModule(holder.block.circuit, mode="noisy", noise=noise, seed=seed + i)
+                circuit, noise = noisy_block(compiled, target)
+                replacement = QuantumBlockModule(circuit, mode="noisy", noise=noise, seed=seed + i)
             replacement.load_state_dict(holder.block.state_dict(), strict=False)
             holder.block = replacement
         return module

@@ -1,4 +1,6 @@
-"""Batched gate matrices in torch, for every gate of `qnnc.quantum.gates.GATES`.
+"""Batched gate matrices in torch, for every gate of `qnnc.quantum.gates.GATES`, plus `ecr`, the
+native two-qubit gate of IBM's Eagle processors (as pytket defines it), which compiled circuits
+simulated in `noisy` mode use.
 
 Meanings follow OpenQASM 3 / qiskit: rx(θ) = exp(-iθX/2), `u` is qiskit's U(θ, φ, λ), p(λ) =
 diag(1, e^{iλ}), rxx/ryy/rzz(θ) = exp(-iθ/2 P⊗P), and two-qubit controlled gates control on their
@@ -81,6 +83,7 @@ FIXED: dict[str, Tensor] = {name: torch.tensor(m, dtype=torch.complex128) for na
     "t": [[1, 0], [0, complex(_s2, _s2)]], "tdg": [[1, 0], [0, complex(_s2, -_s2)]],
     "sx": [[0.5 + 0.5j, 0.5 - 0.5j], [0.5 - 0.5j, 0.5 + 0.5j]],
     "swap": [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]],
+    "ecr": [[0, 0, _s2, _s2 * 1j], [0, 0, _s2 * 1j, _s2], [_s2, -_s2 * 1j, 0, 0], [-_s2 * 1j, _s2, 0, 0]],
 }.items()}
 
 PARAMETRIC: dict[str, Callable] = {
