@@ -117,7 +117,8 @@ def noise_model_for(compiled: CompiledCircuit, target: Target) -> NoiseModel:
 
 # ---- templates -----------------------------------------------------------------------------------
 class _Template:
-    """A compiled circuit with one fresh symbol per symbolic gate parameter (a slot)."""
+    """A compiled circuit with one fresh symbol per symbolic gate parameter (a slot), and the
+    same circuit in qiskit with a `Parameter` per angle that moves with a slot (`angles`)."""
 
     def __init__(self, compiled: CompiledCircuit, symbols: Sequence[str]):
         circuit = compiled.measured_circuit()
@@ -154,7 +155,8 @@ class _Template:
             else:
                 template.add_gate(new, args)
         self.circuit = template
-        self.bit_names = [b for b in template.bits if b.reg_name == "c"]
+        self.qiskit, self.slot_of, self.offsets = _parametrised_qiskit(template, [s["fresh"] for s in self.slots])
+        self.parameters = sorted(self.qiskit.parameters, key=lambda p: int(p.name[1:]))  # θ0, θ1, …
 
     def slot_values(self, values: np.ndarray) -> np.ndarray:
         """(rows, slots) half-turn values from symbol values (rows, symbols) in radians-as-given."""
@@ -173,45 +175,122 @@ class _Template:
                 out[:, j, u] = np.broadcast_to(grad(*cols), (values.shape[0],))
         return out
 
-    def bind(self, slot_row: np.ndarray):
-        from pytket.extensions.qiskit import tk_to_qiskit
+    def angles(self, slot_values: np.ndarray) -> np.ndarray:
+        """(rows, parameters): the qiskit circuit's parameter values in radians, from slot values
+        (rows, slots) in half-turns."""
+        return self.offsets + math.pi * slot_values[:, self.slot_of]
 
-        circuit = self.circuit.copy()
-        circuit.symbol_substitution({slot["fresh"]: float(v) for slot, v in zip(self.slots, slot_row)})
-        return tk_to_qiskit(circuit)
+
+def _parametrised_qiskit(circuit: Circuit, slots: Sequence[sympy.Symbol]):
+    """`circuit`, whose symbolic angles are exactly the `slots` (half-turns), as a qiskit circuit
+    with one Parameter θk per angle that depends on a slot: (circuit, slot_of, offsets) with
+    θk = offsets[k] + π · slot[slot_of[k]] radians.
+
+    tk_to_qiskit converts numbers only; it writes each pytket angle p as π·p plus a constant, in a
+    place that depends on the gate (tk1(a, b, c) becomes U(b, a - π/2, c + π/2)), and drops phase
+    gates. So the circuit is converted twice: with every slot 0 (the offsets, and the circuit
+    kept) and with slot j at a distinct value v_j in (1, 2) (pytket keeps such angles as given);
+    the angle that moved by π·v_j is slot j's."""
+    from pytket.extensions.qiskit import tk_to_qiskit
+    from qiskit.circuit import Parameter
+
+    def converted(values):
+        bound = circuit.copy()
+        bound.symbol_substitution(dict(zip(slots, map(float, values))))
+        return tk_to_qiskit(bound)
+
+    probe = 1 + np.arange(1, len(slots) + 1) / (len(slots) + 1)
+    zero = converted(np.zeros(len(slots)))
+    offsets = np.array(_angles(zero))
+    moved = np.array(_angles(converted(probe))) - offsets
+    symbolic = np.abs(moved) > 1e-9
+    slot_of = np.abs(moved[symbolic, None] - math.pi * probe).argmin(axis=1)
+    if not np.allclose(moved[symbolic], math.pi * probe[slot_of], rtol=0, atol=1e-9):
+        raise NotImplementedError("tk_to_qiskit changed a symbolic angle other than by π per half-turn; "
+                                  f"cannot run `{circuit.name}` with qiskit parameters")
+    parameters = iter(Parameter(f"θ{k}") for k in range(len(slot_of)))
+    angles = iter([next(parameters) if s else a for a, s in zip(offsets, symbolic)])
+    return _with_angles(zero, angles), slot_of, offsets[symbolic]
+
+
+def _angles(circuit) -> list[float]:
+    """Every gate angle of a qiskit circuit in order, those in control-flow blocks included."""
+    from qiskit.circuit import ControlFlowOp
+
+    out = []
+    for instruction in circuit.data:
+        op = instruction.operation
+        if isinstance(op, ControlFlowOp):
+            out += [a for block in op.blocks for a in _angles(block)]
+        else:
+            out += [float(p) for p in op.params]
+    return out
+
+
+def _with_angles(circuit, angles):
+    """A copy of the qiskit `circuit` with its gate angles (in `_angles` order) taken from the
+    iterator `angles`."""
+    from qiskit.circuit import ControlFlowOp
+
+    out = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        op = instruction.operation
+        if isinstance(op, ControlFlowOp):
+            op = op.replace_blocks([_with_angles(block, angles) for block in op.blocks])
+        elif op.params:
+            op = op.to_mutable()
+            op.params = [next(angles) for _ in op.params]
+        out.append(op, instruction.qubits, instruction.clbits, copy=False)
+    return out
 
 
 # ---- running ------------------------------------------------------------------------------------
 class _Executor:
-    """Runs bound circuits on AerSimulator with the target's noise; returns probabilities."""
+    """Runs the templates' circuits on AerSimulator with the target's noise; returns probabilities."""
 
     def __init__(self, templates: Sequence[_Template], target: Target, shots: int, measured_count: int):
         from qiskit_aer import AerSimulator
 
         self.templates, self.target, self.shots, self.k = list(templates), target, shots, measured_count
-        probe = [t.bind(np.zeros(len(t.slots))) for t in self.templates]
-        names = {(inst.operation.name, len(inst.qubits)) for c in probe for inst in c.data
+        circuits = [t.qiskit for t in self.templates]
+        names = {(inst.operation.name, len(inst.qubits)) for c in circuits for inst in c.data
                  if inst.operation.name not in ("measure", "barrier", "reset")}
-        qubits = [c.find_bit(q).index for c in probe for q in c.qubits]
+        qubits = [c.find_bit(q).index for c in circuits for q in c.qubits]
         self.noise = aer_noise_model(target, sorted(names), qubits)
         self.simulator = AerSimulator(noise_model=self.noise if not self.noise.is_ideal() else None)
-        self.creg = [[r.name for r in c.cregs] for c in probe]
+        self.creg = [[r.name for r in c.cregs] for c in circuits]
 
-    def run(self, jobs: list[tuple[int, np.ndarray]], seed: int) -> np.ndarray:
-        """Probabilities (len(jobs), 2^k) of the result bits (bit 0 most significant) for the
-        (template index, slot values) jobs, all in one `run` call."""
-        if not jobs:
-            return np.zeros((0, 2 ** self.k))
-        circuits = [self.templates[t].bind(row) for t, row in jobs]
-        result = self.simulator.run(circuits, shots=self.shots, seed_simulator=seed).result()
-        probs = np.zeros((len(jobs), 2 ** self.k))
-        for i, (t, _) in enumerate(jobs):
+    def run(self, batches: Sequence[tuple[int, np.ndarray]], seed: int) -> list[np.ndarray]:
+        """Probabilities (rows, 2^k) of the result bits (bit 0 most significant), one array per
+        (template index, slot values (rows, slots) in half-turns) batch. Every row is one
+        experiment of a single `run` call, which gets each template's circuit once with the
+        rows' angles as `parameter_binds` (aer binds them itself)."""
+        circuits, binds = [], []
+        for t, rows in batches:
+            template = self.templates[t]
+            if not len(rows):
+                continue
+            if template.parameters:
+                angles = template.angles(rows)
+                circuits.append(template.qiskit)
+                binds.append({p: angles[:, k].tolist() for k, p in enumerate(template.parameters)})
+            else:  # no parameter to bind: one experiment per circuit
+                circuits += [template.qiskit] * len(rows)
+                binds += [{}] * len(rows)
+        result = self.simulator.run(circuits, parameter_binds=binds, shots=self.shots,
+                                    seed_simulator=seed).result() if circuits else None
+        out, experiment = [], 0
+        for t, rows in batches:
             regs = self.creg[t]
             position = len(regs) - 1 - regs.index("c")  # qiskit writes registers last-first
-            for key, count in result.get_counts(i).items():
-                bits = key.split(" ")[position] if " " in key else key
-                probs[i, int(bits[::-1], 2)] += count  # qiskit key: c[k-1] … c[0]
-        return probs / self.shots
+            probs = np.zeros((len(rows), 2 ** self.k))
+            for i in range(len(rows)):
+                for key, count in result.get_counts(experiment + i).items():
+                    bits = key.split(" ")[position] if " " in key else key
+                    probs[i, int(bits[::-1], 2)] += count  # qiskit key: c[k-1] … c[0]
+            out.append(probs / self.shots)
+            experiment += len(rows)
+        return out
 
 
 class _BackendFunction(torch.autograd.Function):
@@ -319,37 +398,46 @@ class BackendBlock(nn.Module):
         p = torch.as_tensor(probs.T, dtype=torch.float64)  # (2^k, rows)
         return expectation(p, self.measurement).T.numpy()
 
+    def _rows_by_template(self, template_of) -> list[tuple[int, np.ndarray]]:
+        """(template index, the row indices it runs), in row order within each template."""
+        template_of = np.asarray(template_of)
+        return [(t, np.flatnonzero(template_of == t)) for t in range(len(self.templates))]
+
     def _evaluate(self, values: np.ndarray, template_of) -> np.ndarray:
-        jobs = [(t, self.templates[t].slot_values(values[r:r + 1])[0]) for r, t in enumerate(template_of)]
-        return self._measured(self.executor.run(jobs, self._next_seed()))
+        groups = self._rows_by_template(template_of)
+        batches = [(t, self.templates[t].slot_values(values[rows])) for t, rows in groups]
+        probs = np.zeros((len(values), 2 ** self.executor.k))
+        for (_, rows), p in zip(groups, self.executor.run(batches, self._next_seed())):
+            probs[rows] = p
+        return self._measured(probs)
 
     def _gradient(self, values: np.ndarray, template_of, need, grad_out: np.ndarray) -> np.ndarray:
-        """d loss / d symbol values (rows, symbols) by parameter shift / finite differences per slot."""
+        """d loss / d symbol values (rows, symbols) by parameter shift / finite differences per slot.
+
+        Per template, every row is run with each slot that needs a gradient shifted up and down
+        (rows × slots × 2 circuits, in that order), all templates in one `run` call."""
         grad = np.zeros_like(values)
-        jobs, plan = [], []  # plan: (row, slot, scale) per pair of jobs
-        for r, t in enumerate(template_of):
+        plans, batches = [], []
+        for t, rows in self._rows_by_template(template_of):
             template = self.templates[t]
-            base = template.slot_values(values[r:r + 1])[0]
-            for j, slot in enumerate(template.slots):
-                if not any(need[u] for u in slot["uses"]):
-                    continue
-                step = 0.5 if slot["shift"] else FD_STEP / math.pi  # half-turns
-                for sign in (1, -1):
-                    shifted = base.copy()
-                    shifted[j] += sign * step
-                    jobs.append((t, shifted))
-                # d<O>/dp (per half-turn): shift rule π·(E+ − E−)/2; FD (E+ − E−)/(2·step)
-                scale = math.pi / 2 if slot["shift"] else 1 / (2 * step)
-                plan.append((r, j, scale))
-        if not jobs:
+            shifted = [j for j, slot in enumerate(template.slots) if any(need[u] for u in slot["uses"])]
+            if not len(rows) or not shifted:
+                continue
+            is_shift = np.array([template.slots[j]["shift"] for j in shifted])
+            steps = np.where(is_shift, 0.5, FD_STEP / math.pi)  # half-turns
+            # d<O>/dp (per half-turn): shift rule π·(E+ − E−)/2; FD (E+ − E−)/(2·step)
+            scales = np.where(is_shift, math.pi / 2, 1 / (2 * steps))
+            moves = np.zeros((len(shifted), 2, len(template.slots)))
+            moves[np.arange(len(shifted)), 0, shifted] = steps
+            moves[np.arange(len(shifted)), 1, shifted] = -steps
+            base = template.slot_values(values[rows])
+            batches.append((t, (base[:, None, None, :] + moves).reshape(-1, len(template.slots))))
+            plans.append((rows, shifted, scales))
+        if not batches:
             return grad
-        measured = self._measured(self.executor.run(jobs, self._next_seed()))  # (2·pairs, m)
-        slot_grads = {}
-        for pair, (r, j, scale) in enumerate(plan):
-            d_out = (measured[2 * pair] - measured[2 * pair + 1]) * scale  # (m,) d<O>/dp_j
-            t = template_of[r]
-            if r not in slot_grads:
-                slot_grads[r] = self.templates[t].slot_grads(values[r:r + 1])[0]  # (slots, symbols)
-            dp = slot_grads[r][j]  # (symbols,)
-            grad[r] += float(d_out @ grad_out[r]) * dp * np.asarray(need, dtype=float)
-        return grad
+        for (rows, shifted, scales), probs in zip(plans, self.executor.run(batches, self._next_seed())):
+            measured = self._measured(probs).reshape(len(rows), len(shifted), 2, -1)
+            d_out = (measured[:, :, 0] - measured[:, :, 1]) * scales[:, None]  # (rows, shifted, m) d<O>/dp_j
+            dp = self.templates[template_of[rows[0]]].slot_grads(values[rows])[:, shifted]  # (rows, shifted, symbols)
+            grad[rows] = np.einsum("rjm,rm,rjs->rs", d_out, grad_out[rows], dp)
+        return grad * np.asarray(need, dtype=float)
