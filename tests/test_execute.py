@@ -1,14 +1,21 @@
 """`backend` mode (compiled circuits on qiskit-aer with the target's noise, parameter-shift
-gradients) and `noise_model_for` (the target's calibration on the logical qubits)."""
+gradients)."""
 from __future__ import annotations
 
+import types
+
+import numpy as np
 import pytest
+import sympy
 import torch
+from pytket import Bit, Circuit, OpType, Qubit
 
 from qnnc.check import check_text
 from qnnc.runtime import QuantumBlockModule
 from qnnc.targets.compile import compile_for_target
-from qnnc.targets.execute import BackendBlock, noise_model_for
+from qnnc.targets.execute import BackendBlock, _Executor, _Template
+from qnnc.targets.noisy import noisy_block
+from qnnc.targets.load import load_target
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -71,6 +78,80 @@ def test_parameter_shift_gradients_match_autograd():
     assert (xb.grad - xe.grad).abs().max() < 0.05
 
 
+def hand_built(gates: str) -> Circuit:
+    """Symbols x0…x7 (half-turns) on three qubits; results in c[0..2]. `mixed`: TK1 (whose angles
+    tk_to_qiskit reorders and offsets), U3, PhasedX, ZZPhase, and a rotation and a phase
+    conditioned on a mid-circuit measurement; `controlled`: a controlled rotation, which aer
+    cannot bind; `constant`: no symbol at all."""
+    x = sympy.symbols("x0:8", real=True)
+    circuit = Circuit(3, 3)
+    if gates == "mixed":
+        circuit.add_gate(OpType.TK1, [x[0], 0.3, x[1]], [0])
+        circuit.add_gate(OpType.U3, [x[2], 0.2, 0.7], [1])
+        circuit.add_gate(OpType.PhasedX, [x[3], x[4]], [2])
+        circuit.add_gate(OpType.ZZPhase, [x[5]], [0, 1])
+        circuit.Measure(Qubit(0), Bit(0))
+        circuit.add_gate(OpType.Rx, [x[6]], [Qubit(2)], condition_bits=[Bit(0)], condition_value=1)
+        circuit.add_gate(OpType.Phase, [x[7]], [], condition_bits=[Bit(0)], condition_value=1)
+    elif gates == "controlled":
+        circuit.H(0).H(1).add_gate(OpType.CRy, [x[0]], [0, 2]).add_gate(OpType.CU1, [x[1]], [1, 2]).H(2)
+    else:
+        circuit.H(0).CX(0, 1).Ry(0.3, 2)
+    for q in range(3):
+        circuit.Measure(Qubit(q), Bit(q))
+    return circuit
+
+
+@pytest.mark.parametrize("gates", ["mixed", "controlled", "constant"])
+def test_parametrised_circuits_sample_like_a_conversion_per_row(gates):
+    """The template is converted to qiskit once; every row must give the very counts (same seed)
+    that `tk_to_qiskit` of the row's bound pytket circuit gives."""
+    from pytket.extensions.qiskit import tk_to_qiskit
+    from qiskit_aer import AerSimulator
+
+    circuit = hand_built(gates)
+    template = _Template(types.SimpleNamespace(measured_circuit=lambda: circuit), [f"x{i}" for i in range(8)])
+    assert template.aer_binds == (gates == "mixed")
+    rows = np.random.default_rng(2).uniform(-3, 3, (5, len(template.slots)))  # half-turns, any range
+    got = _Executor([template], load_target("ideal"), 4000, 3).run([(0, rows)], seed=11)[0]
+    per_row = []
+    for row in rows:
+        bound = template.circuit.copy()
+        bound.symbol_substitution({slot["fresh"]: float(v) for slot, v in zip(template.slots, row)})
+        per_row.append(tk_to_qiskit(bound))
+    result = AerSimulator().run(per_row, shots=4000, seed_simulator=11).result()
+    want = np.zeros_like(got)
+    for i in range(len(rows)):
+        for key, count in result.get_counts(i).items():
+            want[i, int(key[::-1], 2)] = count / 4000  # key: c[2] c[1] c[0]
+    assert np.array_equal(got, want)
+
+
+def test_filters_with_bound_weights_run_in_row_order():
+    """One compiled circuit per filter (weights bound at compile time): rows are grouped by
+    circuit for aer and put back in (sample, filter) order."""
+    program, diagnostics = check_text("model m {\n  input x: image(1, 2, 2)\n  quanv(kernel=1, stride=1, filters=3) {\n"
+                                      "    encode angle(ry)\n    basic_entangler(layers=1)\n    measure z\n  }\n}\n")
+    assert not diagnostics
+    weights = np.array([0.0, 1.0, 2.5]).reshape(3, 1, 1)
+    device = compile_for_target(program, "ideal", bind={"layer0_quanv": {"basic_entangler": weights}})
+    layer = device.layers[0]
+    assert len(layer.circuits) == 3
+    backend = BackendBlock(layer, device.target, shots=100_000, seed=1).double()
+    exact = QuantumBlockModule(layer.layer.block, seed=1).double()
+    with torch.no_grad():
+        for module in (backend, exact):
+            module.weights["basic_entangler"].copy_(torch.as_tensor(weights))
+    x = torch.rand(4, 1, dtype=torch.float64) * 3
+    xb, xe = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    got, want = backend(xb), exact(xe)
+    assert (got - want).abs().max() < 0.02
+    probe = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    (got * probe).sum().backward()
+    (want * probe).sum().backward()
+    assert (xb.grad - xe.grad).abs().max() < 0.05
+
+
 def test_noise_lowers_z_on_a_noisy_target():
     backend, exact, layer, device = pair(target="line_5", shots=20_000)
     ideal = BackendBlock(compiled_layer(TWO, "ideal")[0], compiled_layer(TWO, "ideal")[1], shots=20_000).double()
@@ -81,28 +162,12 @@ def test_noise_lowers_z_on_a_noisy_target():
         noisy, clean = backend(x), ideal(x)
     assert torch.allclose(clean, torch.ones_like(clean))
     assert (noisy < 0.995).all() and (noisy > 0.9).all()
-    # the runtime's `noisy` mode with the calibration on the logical qubits agrees closely
-    runtime = QuantumBlockModule(layer.layer.block, mode="noisy",
-                                 noise=noise_model_for(layer.circuits[0], device)).double()
+    # `noisy` mode simulates the same compiled circuit with the same noise, without shot noise
+    circuit, noise = noisy_block(layer, device)
+    runtime = QuantumBlockModule(circuit, mode="noisy", noise=noise).double()
     with torch.no_grad():
         runtime.weights["basic_entangler"].zero_()
         assert (runtime(x) - noisy).abs().max() < 0.02
-
-
-def test_noise_model_for_picks_the_calibrated_rates():
-    layer, device = compiled_layer("    encode angle(ry)\n    basic_entangler(layers=1)\n    measure z on q[0], q[2]",
-                                   "line_5", shape="vector(3)", layer="qnn(qubits=3)")
-    compiled = layer.circuits[0]
-    noise = noise_model_for(compiled, device)
-    for i, p in enumerate(compiled.initial_map):
-        assert noise.gate_error((i,)) == device.one_qubit_error(p)
-    for i in range(3):
-        for j in range(i + 1, 3):
-            a, b = compiled.initial_map[i], compiled.initial_map[j]
-            expected = device.two_qubit_error(a, b) if device.connected(a, b) else device.mean_two_qubit_error
-            assert noise.gate_error((i, j)) == noise.gate_error((j, i)) == expected
-    for bit, q in enumerate(layer.lowered.measured):
-        assert noise.readout_error(q) == device.readout_error(compiled.measured[bit])
 
 
 def test_compiled_modules_in_noisy_and_backend_modes():

@@ -17,7 +17,7 @@ from qnnc.runtime import NoiseModel, QuantumBlockModule
 from qnnc.runtime.gates import gate_matrix
 from qnnc.targets.compile import compile_for_target
 from qnnc.targets.execute import aer_noise_model
-from qnnc.targets.noisy import GATES, _as_tk1, noisy_block
+from qnnc.targets.noisy import GATES, _as_tk1, noise_model, noisy_block
 from reference import equal_up_to_phase
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -184,3 +184,16 @@ def test_noisy_mode_explains_what_it_cannot_simulate():
     assert len(bound.layers[0].circuits) == 2
     with pytest.raises(ValueError, match="one circuit per filter"):
         noisy_block(bound.layers[0], bound.target)
+
+
+def test_the_noise_model_holds_each_physical_qubit_s_calibration():
+    layer, device = layer_of(BODIES["ry_ring_z"], "ibm_brisbane")
+    physical = [0, 1, 14, 18]  # 0-1 and 14-18 are coupled on Eagle; 1-14 are not
+    noise = noise_model(layer.circuits[0], physical, device)
+    for i, p in enumerate(physical):
+        assert noise.gate_error((i,)) == device.one_qubit_error(p)
+        assert noise.readout_error(i) == device.readout_error(p)
+    assert noise.gate_error((1, 0)) == device.two_qubit_error(0, 1)
+    assert noise.gate_error((2, 3)) == device.two_qubit_error(14, 18)
+    with pytest.raises(ValueError, match="no error rate for a gate on qubits"):
+        noise.gate_error((1, 2))  # not coupled: a compiled circuit has no gate there

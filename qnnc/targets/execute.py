@@ -10,11 +10,20 @@ How it runs
     turned once into a *template*: every gate parameter that depends on a symbol becomes its own
     fresh symbol `p<j>` ("slot" j), with its expression in the block's symbols (x/b/a/w, in
     half-turns) kept beside it (lambdified with numpy).
+  * The template is converted to qiskit once, with a `Parameter` θk for every qiskit angle that
+    moves with a slot: θk = offset_k + π·p_j radians (pytket-qiskit converts numbers only, so the
+    map is read off two numeric conversions, see `_parametrised_qiskit`). Conditional gates
+    become `if_test` blocks whose angles are parameters like any other; phase gates, which only
+    shift the global phase, are dropped.
   * Forward: the block's symbol values are computed in torch (data, basis threshold, amplitude
     angles, weights per filter), so autograd carries gradients from symbol values on to the
-    features and weights. Slot values are evaluated for every (sample, filter) row, each row's
-    circuit is bound (pytket substitution, then `tk_to_qiskit`), and *all* bound circuits go to
-    `AerSimulator.run` in one job, `shots=N`, `seed_simulator` = seed + call counter.
+    features and weights. Slot values are evaluated for every (sample, filter) row, and *all*
+    rows go to `AerSimulator.run` in one job, one experiment per row: each template's circuit
+    once, with its rows' angles as `parameter_binds` (aer binds them), `shots=N`,
+    `seed_simulator` = seed + call counter. Circuits aer cannot bind (controlled rotations) or
+    without parameters are assigned per row instead. Experiments are in row order, grouped by
+    template where there is one per filter; aer seeds experiment i with seed + i, so a row's
+    counts are those its bound circuit gets in that place of a list of bound circuits.
   * Measured values come from the counts of the result bits (`CompiledCircuit.measured`), in the
     block's basis (its basis change is part of the circuit): z/x/y per qubit, zz pairs, probs.
   * Backward (`torch.autograd.Function`): per slot j, d<O>/dp_j by the parameter-shift rule
@@ -23,32 +32,34 @@ How it runs
     around it do not matter, so this is exact also under noise); otherwise a central finite
     difference in that slot with step `FD_STEP` radians (documented approximation, noisy with
     shots). The chain rule d<O>/ds = Σ_j d<O>/dp_j · dp_j/ds (dp_j/ds lambdified from sympy)
-    gives gradients in every symbol. All shifted circuits of one backward go to one `run` call.
-    Only slots that depend on a symbol needing a gradient are shifted.
-  * Noise: `aer_noise_model(target, gate_names)`: depolarizing_error(p, 1) with the qubit's
-    `one_qubit_error` after every one-qubit gate, depolarizing_error(p, 2) with the edge's
-    `two_qubit_error` after every two-qubit gate (both orientations of each edge), a symmetric
-    ReadoutError per qubit. Gates on three or more qubits get no error (no calibration for them).
+    gives gradients in every symbol. All shifted circuits of one backward go to one `run` call
+    (per template: rows × shifted slots × (+, −)). Only slots that depend on a symbol needing a
+    gradient are shifted.
+  * Noise: `aer_noise_model(target, gate_names)`, for the gate names of the qiskit templates:
+    depolarizing_error(p, 1) with the qubit's `one_qubit_error` after every one-qubit gate,
+    depolarizing_error(p, 2) with the edge's `two_qubit_error` after every two-qubit gate (both
+    orientations of each edge), a symmetric ReadoutError per qubit. Gates on three or more
+    qubits get no error (no calibration for them).
 
-`noise_model_for(compiled_circuit, target)` is the cheap alternative: the target's rates mapped
-onto the *logical* qubits for `QuantumBlockModule(..., mode="noisy", noise=...)`; see its doc.
+`qnnc.targets.noisy` simulates the same compiled circuit with the same noise as a density matrix
+(`noisy` mode): exact expectations, autograd gradients, up to 10 qubits.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import sympy
 import torch
 from pytket import Circuit, OpType
 from pytket.circuit import Op
+from qiskit.circuit import ControlFlowOp, Parameter, ParameterExpression, QuantumCircuit
 from torch import nn
 
 from qnnc.runtime.circuit import amplitude_angles, amplitude_vector, from_block
 from qnnc.runtime.layers import check_input, hold_weights
 from qnnc.runtime.measure import expectation
-from qnnc.runtime.noisy import NoiseModel
 from qnnc.targets.compile import CompiledCircuit, CompiledLayer
 from qnnc.targets.model import Target
 
@@ -83,36 +94,6 @@ def aer_noise_model(target: Target, gate_names: Sequence[tuple[str, int]], qubit
                 if p:
                     model.add_quantum_error(depolarizing_error(p, 2), two, [a, b])
     return model
-
-
-def noise_model_for(compiled: CompiledCircuit, target: Target) -> NoiseModel:
-    """The target's calibrated error rates as a runtime `NoiseModel` on the *logical* qubits.
-
-    Logical qubit i sits on physical qubit `initial_map[i]`: it gets that qubit's one-qubit
-    error; every logical pair (i, j) gets the two-qubit error of the physical edge
-    (initial_map[i], initial_map[j]) when coupled, else the mean two-qubit error of the target
-    (a gate the router would have to realise with SWAPs — an optimistic stand-in); each measured
-    logical qubit gets the readout error of the physical qubit it is read from
-    (`compiled.measured`, i.e. after routing). APPROXIMATION: `noisy` mode then applies these
-    rates to the gates of the *logical* circuit (one depolarizing channel per logical gate), not
-    to the compiled circuit's native gates, SWAPs and qubit movements; use `BackendBlock` to
-    simulate the compiled circuit itself.
-    """
-    initial = compiled.initial_map
-    n = len(initial)
-    one = {i: float(target.one_qubit_error(p)) for i, p in enumerate(initial)}
-    two = {}
-    for i in range(n):
-        for j in range(i + 1, n):
-            a, b = initial[i], initial[j]
-            two[(i, j)] = float(target.two_qubit_error(a, b)) if target.connected(a, b) \
-                else float(target.mean_two_qubit_error)
-    readout = {i: float(target.readout_error(initial[i])) for i in range(n)}
-    # the logical qubit read out as result bit k is measured on physical `compiled.measured[k]`
-    final = compiled.final_map
-    for p in compiled.measured:
-        readout[final.index(p)] = float(target.readout_error(p))
-    return NoiseModel(one_qubit=one, two_qubit=two, readout=readout, name=f"{target.name}:{compiled.name}")
 
 
 # ---- templates -----------------------------------------------------------------------------------
@@ -155,8 +136,12 @@ class _Template:
             else:
                 template.add_gate(new, args)
         self.circuit = template
-        self.qiskit, self.slot_of, self.offsets = _parametrised_qiskit(template, [s["fresh"] for s in self.slots])
-        self.parameters = sorted(self.qiskit.parameters, key=lambda p: int(p.name[1:]))  # θ0, θ1, …
+        self.qiskit, self.parameters, self.slot_of, self.offsets = _parametrised_qiskit(
+            template, [slot["fresh"] for slot in self.slots])
+        # aer's `parameter_binds` skips gates whose is_parameterized() is false, as controlled
+        # rotations (cry, cp, …) report, and then runs one wrong experiment (qiskit-aer #2323)
+        self.aer_binds = bool(self.parameters) and all(
+            op.is_parameterized() for op in _gates(self.qiskit) if _has_parameter(op))
 
     def slot_values(self, values: np.ndarray) -> np.ndarray:
         """(rows, slots) half-turn values from symbol values (rows, symbols) in radians-as-given."""
@@ -175,24 +160,40 @@ class _Template:
                 out[:, j, u] = np.broadcast_to(grad(*cols), (values.shape[0],))
         return out
 
+    def shifted(self, slot_values: np.ndarray, slots: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Slot values (rows·len(slots)·2, slots) for the gradient in `slots`: each row with each of
+        them moved up, then down; and per shifted slot the factor taking a pair's difference
+        E+ − E− to d<O>/dp per half-turn (shift rule ±1/2 half-turn: π/2; else ±FD_STEP: 1/(2·step))."""
+        is_shift = np.array([self.slots[j]["shift"] for j in slots], dtype=bool)
+        steps = np.where(is_shift, 0.5, FD_STEP / math.pi)  # half-turns
+        moves = np.zeros((len(slots), 2, len(self.slots)))
+        moves[np.arange(len(slots)), 0, slots] = steps
+        moves[np.arange(len(slots)), 1, slots] = -steps
+        rows = (slot_values[:, None, None, :] + moves).reshape(-1, len(self.slots))
+        return rows, np.where(is_shift, math.pi / 2, 1 / (2 * steps))
+
     def angles(self, slot_values: np.ndarray) -> np.ndarray:
         """(rows, parameters): the qiskit circuit's parameter values in radians, from slot values
         (rows, slots) in half-turns."""
         return self.offsets + math.pi * slot_values[:, self.slot_of]
 
+    def bound(self, slot_values: np.ndarray) -> list[QuantumCircuit]:
+        """One qiskit circuit per row of slot values (rows, slots), its parameters assigned."""
+        return [self.qiskit.assign_parameters(dict(zip(self.parameters, row))) for row in self.angles(slot_values)]
 
-def _parametrised_qiskit(circuit: Circuit, slots: Sequence[sympy.Symbol]):
+
+def _parametrised_qiskit(circuit: Circuit, slots: Sequence[sympy.Symbol]
+                         ) -> tuple[QuantumCircuit, list[Parameter], np.ndarray, np.ndarray]:
     """`circuit`, whose symbolic angles are exactly the `slots` (half-turns), as a qiskit circuit
-    with one Parameter θk per angle that depends on a slot: (circuit, slot_of, offsets) with
-    θk = offsets[k] + π · slot[slot_of[k]] radians.
+    with one Parameter θk per angle that depends on a slot: (qiskit circuit, [θk], slot_of,
+    offsets) with θk = offsets[k] + π · slot[slot_of[k]] radians.
 
     tk_to_qiskit converts numbers only; it writes each pytket angle p as π·p plus a constant, in a
     place that depends on the gate (tk1(a, b, c) becomes U(b, a - π/2, c + π/2)), and drops phase
-    gates. So the circuit is converted twice: with every slot 0 (the offsets, and the circuit
-    kept) and with slot j at a distinct value v_j in (1, 2) (pytket keeps such angles as given);
-    the angle that moved by π·v_j is slot j's."""
+    gates. So the circuit is converted twice, with every slot 0 (this conversion, its angles the
+    offsets, becomes the template) and with slot j at a distinct v_j in (1, 2) half-turns (which
+    pytket keeps as given): the angle that moved by π·v_j is slot j's."""
     from pytket.extensions.qiskit import tk_to_qiskit
-    from qiskit.circuit import Parameter
 
     def converted(values):
         bound = circuit.copy()
@@ -204,34 +205,40 @@ def _parametrised_qiskit(circuit: Circuit, slots: Sequence[sympy.Symbol]):
     offsets = np.array(_angles(zero))
     moved = np.array(_angles(converted(probe))) - offsets
     symbolic = np.abs(moved) > 1e-9
-    slot_of = np.abs(moved[symbolic, None] - math.pi * probe).argmin(axis=1)
+    slot_of = np.array([np.abs(m - math.pi * probe).argmin() for m in moved[symbolic]], dtype=int)
     if not np.allclose(moved[symbolic], math.pi * probe[slot_of], rtol=0, atol=1e-9):
         raise NotImplementedError("tk_to_qiskit changed a symbolic angle other than by π per half-turn; "
                                   f"cannot run `{circuit.name}` with qiskit parameters")
-    parameters = iter(Parameter(f"θ{k}") for k in range(len(slot_of)))
-    angles = iter([next(parameters) if s else a for a, s in zip(offsets, symbolic)])
-    return _with_angles(zero, angles), slot_of, offsets[symbolic]
+    parameters = [Parameter(f"θ{k}") for k in range(len(slot_of))]
+    fresh = iter(parameters)
+    angles = iter([next(fresh) if s else a for a, s in zip(offsets, symbolic)])
+    return _with_angles(zero, angles), parameters, slot_of, offsets[symbolic]
 
 
-def _angles(circuit) -> list[float]:
-    """Every gate angle of a qiskit circuit in order, those in control-flow blocks included."""
-    from qiskit.circuit import ControlFlowOp
-
-    out = []
+def _gates(circuit: QuantumCircuit) -> Iterator:
+    """The operations of a qiskit circuit in order, those in control-flow blocks included."""
     for instruction in circuit.data:
         op = instruction.operation
         if isinstance(op, ControlFlowOp):
-            out += [a for block in op.blocks for a in _angles(block)]
+            for block in op.blocks:
+                yield from _gates(block)
         else:
-            out += [float(p) for p in op.params]
-    return out
+            yield op
 
 
-def _with_angles(circuit, angles):
+def _angles(circuit: QuantumCircuit) -> list[float]:
+    """Every gate angle of a qiskit circuit, in `_gates` order."""
+    return [float(p) for op in _gates(circuit) for p in op.params]
+
+
+def _has_parameter(op) -> bool:
+    """Whether a qiskit operation has an unbound parameter."""
+    return any(isinstance(p, ParameterExpression) for p in op.params)
+
+
+def _with_angles(circuit: QuantumCircuit, angles: Iterator) -> QuantumCircuit:
     """A copy of the qiskit `circuit` with its gate angles (in `_angles` order) taken from the
     iterator `angles`."""
-    from qiskit.circuit import ControlFlowOp
-
     out = circuit.copy_empty_like()
     for instruction in circuit.data:
         op = instruction.operation
@@ -257,39 +264,41 @@ class _Executor:
                  if inst.operation.name not in ("measure", "barrier", "reset")}
         qubits = [c.find_bit(q).index for c in circuits for q in c.qubits]
         self.noise = aer_noise_model(target, sorted(names), qubits)
-        self.simulator = AerSimulator(noise_model=self.noise if not self.noise.is_ideal() else None)
+        # many small experiments: run them side by side rather than each on every thread (aer seeds
+        # experiment i with seed + i however they are scheduled, so the counts do not change)
+        self.simulator = AerSimulator(noise_model=self.noise if not self.noise.is_ideal() else None,
+                                      max_parallel_experiments=0)
         self.creg = [[r.name for r in c.cregs] for c in circuits]
 
     def run(self, batches: Sequence[tuple[int, np.ndarray]], seed: int) -> list[np.ndarray]:
         """Probabilities (rows, 2^k) of the result bits (bit 0 most significant), one array per
         (template index, slot values (rows, slots) in half-turns) batch. Every row is one
         experiment of a single `run` call, which gets each template's circuit once with the
-        rows' angles as `parameter_binds` (aer binds them itself)."""
+        rows' angles as `parameter_binds` (aer binds them itself), or where aer cannot bind
+        that circuit (`_Template.aer_binds`) one circuit per row, assigned here."""
         circuits, binds = [], []
-        for t, rows in batches:
+        for t, slot_values in batches:
             template = self.templates[t]
-            if not len(rows):
-                continue
-            if template.parameters:
-                angles = template.angles(rows)
+            if template.aer_binds and len(slot_values):
+                angles = template.angles(slot_values)
                 circuits.append(template.qiskit)
                 binds.append({p: angles[:, k].tolist() for k, p in enumerate(template.parameters)})
-            else:  # no parameter to bind: one experiment per circuit
-                circuits += [template.qiskit] * len(rows)
-                binds += [{}] * len(rows)
+            else:  # bound here: one experiment per circuit
+                circuits += template.bound(slot_values)
+                binds += [{}] * len(slot_values)
         result = self.simulator.run(circuits, parameter_binds=binds, shots=self.shots,
                                     seed_simulator=seed).result() if circuits else None
         out, experiment = [], 0
-        for t, rows in batches:
+        for t, slot_values in batches:
             regs = self.creg[t]
             position = len(regs) - 1 - regs.index("c")  # qiskit writes registers last-first
-            probs = np.zeros((len(rows), 2 ** self.k))
-            for i in range(len(rows)):
+            probs = np.zeros((len(slot_values), 2 ** self.k))
+            for i in range(len(slot_values)):
                 for key, count in result.get_counts(experiment + i).items():
                     bits = key.split(" ")[position] if " " in key else key
                     probs[i, int(bits[::-1], 2)] += count  # qiskit key: c[k-1] … c[0]
             out.append(probs / self.shots)
-            experiment += len(rows)
+            experiment += len(slot_values)
         return out
 
 
@@ -412,32 +421,22 @@ class BackendBlock(nn.Module):
         return self._measured(probs)
 
     def _gradient(self, values: np.ndarray, template_of, need, grad_out: np.ndarray) -> np.ndarray:
-        """d loss / d symbol values (rows, symbols) by parameter shift / finite differences per slot.
-
-        Per template, every row is run with each slot that needs a gradient shifted up and down
-        (rows × slots × 2 circuits, in that order), all templates in one `run` call."""
-        grad = np.zeros_like(values)
+        """d loss / d symbol values (rows, symbols) by parameter shift / finite differences per slot,
+        for the slots that depend on a symbol that needs a gradient; one `run` call in all."""
         plans, batches = [], []
         for t, rows in self._rows_by_template(template_of):
             template = self.templates[t]
             shifted = [j for j, slot in enumerate(template.slots) if any(need[u] for u in slot["uses"])]
-            if not len(rows) or not shifted:
-                continue
-            is_shift = np.array([template.slots[j]["shift"] for j in shifted])
-            steps = np.where(is_shift, 0.5, FD_STEP / math.pi)  # half-turns
-            # d<O>/dp (per half-turn): shift rule π·(E+ − E−)/2; FD (E+ − E−)/(2·step)
-            scales = np.where(is_shift, math.pi / 2, 1 / (2 * steps))
-            moves = np.zeros((len(shifted), 2, len(template.slots)))
-            moves[np.arange(len(shifted)), 0, shifted] = steps
-            moves[np.arange(len(shifted)), 1, shifted] = -steps
-            base = template.slot_values(values[rows])
-            batches.append((t, (base[:, None, None, :] + moves).reshape(-1, len(template.slots))))
-            plans.append((rows, shifted, scales))
+            if len(rows) and shifted:
+                slot_values, scales = template.shifted(template.slot_values(values[rows]), shifted)
+                batches.append((t, slot_values))
+                plans.append((template, rows, shifted, scales))
+        grad = np.zeros_like(values)
         if not batches:
             return grad
-        for (rows, shifted, scales), probs in zip(plans, self.executor.run(batches, self._next_seed())):
+        for (template, rows, shifted, scales), probs in zip(plans, self.executor.run(batches, self._next_seed())):
             measured = self._measured(probs).reshape(len(rows), len(shifted), 2, -1)
-            d_out = (measured[:, :, 0] - measured[:, :, 1]) * scales[:, None]  # (rows, shifted, m) d<O>/dp_j
-            dp = self.templates[template_of[rows[0]]].slot_grads(values[rows])[:, shifted]  # (rows, shifted, symbols)
+            d_out = (measured[:, :, 0] - measured[:, :, 1]) * scales[:, None]  # (rows, shifted, m): d<O>/dp_j
+            dp = template.slot_grads(values[rows])[:, shifted]  # (rows, shifted, symbols)
             grad[rows] = np.einsum("rjm,rm,rjs->rs", d_out, grad_out[rows], dp)
         return grad * np.asarray(need, dtype=float)
