@@ -132,8 +132,8 @@ class QuantumBlockModule(nn.Module):
     def bytes_per_sample(self, itemsize: int) -> float:
         """A generous estimate of the working memory one sample needs in this mode."""
         c, amplitudes = self.circuit, 2 ** self.circuit.qubits
-        if self.mode == "noisy":
-            return c.filters * amplitudes ** 2 * 2 * itemsize * 4
+        if self.mode == "noisy":  # ρ: 4^qubits entries, ×2 per measured bit (`NoisyRunner.entries`)
+            return c.filters * self.runner.entries * 2 * itemsize * 4
         return c.filters * amplitudes * 2 * itemsize * 6
 
 
