@@ -16,8 +16,12 @@ from qnnc.check import check_text
 from qnnc.quantum.encodings import amplitude_angles as numpy_amplitude_angles
 from qnnc.quantum.gates import GATES
 from qnnc.runtime import BlockCircuit, QuantumBlockModule, from_block, gate_matrix
+from qnnc.runtime.angles import evaluate_angles
 from qnnc.runtime.circuit import amplitude_angles, amplitude_vector
 from qnnc.runtime.exact import ExactRunner
+from qnnc.runtime.program import BASIS_CHANGE, Fused, compile_program
+from qnnc.runtime.simulator import product_state
+from qnnc.runtime.unitaries import block_unitaries
 from reference import state as reference_state, unitary as reference_unitary
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -198,6 +202,39 @@ def test_random_circuit_states_match_qiskit(circuit, seed):
         for f in range(circuit.filters):
             w = {k: (v[f] if circuit.filters > 1 else v) for k, v in weights.items()}
             close(ours[i, min(f, ours.shape[1] - 1)], reference_state(list(circuit.gates), circuit.qubits, x, w))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_circuits(), st.integers(0, 2 ** 16), st.sampled_from([1, 2, 3, 4]))
+def test_block_unitaries_match_qiskit(circuit, seed, fuse_width):
+    """All fused blocks of a program, built together (one call per gate kind, shared chain
+    products, layer Kronecker products by width), each against qiskit's unitary of its gates."""
+    program = compile_program(circuit, fuse_width=fuse_width, product=False)
+    blocks = tuple(step for step in program.steps if isinstance(step, Fused))
+    rng = np.random.default_rng(seed)
+    weights = random_weights(circuit, rng)
+    views = {k: torch.tensor(v).reshape(circuit.filters, 1, 5) for k, v in weights.items()}
+    values = evaluate_angles(program.plan, torch.tensor(rng.uniform(-1, 1, (2, 3))), views)
+    gates = list(circuit.gates) + [ir.Gate(name, (q,)) for q in circuit.measurement.qubits
+                                   for name in BASIS_CHANGE[circuit.measurement.basis]]
+    for block, unitary in zip(blocks, block_unitaries(program, blocks, values, torch.complex128, None)):
+        first, k = block.qubits[0], len(block.qubits)
+        local = [ir.Gate(g.name, tuple(q - first for q in g.qubits), g.params, tuple(q - first for q in g.controls))
+                 for g in (gates[op.index] for op in block.ops)]
+        matrices = unitary.reshape(-1, 2 ** k, 2 ** k)  # (filters or 1, d, d)
+        for f in range(circuit.filters):
+            w = {name: (v[f] if circuit.filters > 1 else v) for name, v in weights.items()}
+            close(matrices[min(f, len(matrices) - 1)].numpy(), reference_unitary(local, k, None, w))
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8])
+def test_product_state_is_the_kronecker_product_of_its_factors(count):
+    factors = torch.randn(count, 3, 2, 4, dtype=torch.complex128)  # (qubits, batch, 2, samples)
+    expected = factors[0]
+    for f in factors[1:]:
+        expected = torch.stack([torch.kron(expected[b, :, n], f[b, :, n]) for b in range(3) for n in range(4)])
+        expected = expected.reshape(3, 4, -1).transpose(1, 2)
+    close(product_state(factors).numpy(), expected.numpy())
 
 
 # ---- encodings, templates, QCNN blocks, measurements, from checked specs ------------------------

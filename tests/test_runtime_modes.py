@@ -15,7 +15,7 @@ from qnnc.runtime import BlockCircuit, NoiseModel, QuantumBlockModule, from_bloc
 from qnnc.runtime.program import BASIS_CHANGE
 from qnnc.runtime.shots import ShotsRunner, sample_counts
 from reference import circuit as reference_circuit
-from test_runtime import close, random_circuits, random_weights, reference_values, spec_layer
+from test_runtime import check_block, close, random_circuits, random_weights, reference_values, spec_layer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -40,6 +40,31 @@ def loss_of(module, x, params):
 def test_exact_gradients_match_finite_differences(block):
     module = QuantumBlockModule(block, seed=3).double()
     x = torch.rand(3, block.features, dtype=torch.float64, requires_grad=True)
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in module.named_parameters()}
+    assert torch.autograd.gradcheck(lambda x, *p: loss_of(module, x, dict(zip(params, p))), (x, *params.values()),
+                                    eps=1e-6, atol=1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(random_circuits(max_qubits=5, max_gates=10), st.integers(0, 2 ** 16), st.sampled_from([2, 4]))
+def test_exact_gradients_of_random_circuits_match_finite_differences(circuit, seed, fuse_width):
+    """Data and weight gradients through every step kind: product preparations with their tails,
+    fused blocks built together, permutations, per-sample gates and the readout table."""
+    module = QuantumBlockModule(circuit, seed=seed, fuse_width=fuse_width).double()
+    x = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in module.named_parameters()}
+    assert torch.autograd.gradcheck(lambda x, *p: loss_of(module, x, dict(zip(params, p))), (x, *params.values()),
+                                    eps=1e-6, atol=1e-6)
+
+
+def test_strongly_entangling_qdense_matches_qiskit_and_finite_differences():
+    """The benchmark's 8-qubit `qdense` (rx encoding, two strongly entangling layers): product tails
+    and both blocks' rotations from one set of chain products, two permutations, a folded readout."""
+    block = spec_layer("encode angle(rx)\n strongly_entangling(layers=2)\n measure z", "vector(8)",
+                       "qdense(qubits=8)").block
+    check_block(from_block(block), samples=3)
+    module = QuantumBlockModule(block, seed=7).double()
+    x = torch.rand(2, 8, dtype=torch.float64, requires_grad=True)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in module.named_parameters()}
     assert torch.autograd.gradcheck(lambda x, *p: loss_of(module, x, dict(zip(params, p))), (x, *params.values()),
                                     eps=1e-6, atol=1e-6)

@@ -2,7 +2,8 @@
 
 Layers (`layers`): `QuantumBlockModule`, `Quanv`, `QDense`, `QNN`. What they run: a
 `BlockCircuit` (`circuit`), compiled to a fused `Program` (`program`) and simulated by the
-batched statevector simulator (`simulator`), the pulled-back observables of fixed filters
+batched statevector simulator (`simulator`, with its gate and block matrices from `unitaries`
+and their application to qubit axes in `axes`), the pulled-back observables of fixed filters
 (`pauli`), shot sampling with parameter shift (`shots`) or density matrices (`noisy`).
 """
 from .circuit import BlockCircuit, from_block

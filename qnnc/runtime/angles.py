@@ -9,6 +9,7 @@ of torch operations (and autograd nodes) independent of the number of gates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -77,19 +78,29 @@ def plan_angles(angles: tuple[ir.Angle, ...], live, data_slots) -> AnglePlan:
 
 
 def _piece(plan: AnglePlan, key, slots, where, scales, data, weights, derived, like: Tensor) -> Tensor:
-    scale = torch.tensor(scales, dtype=like.dtype, device=like.device)
     if key[0] == "weight":
         w = weights[key[1]]  # (F, 1, *shape)
-        shape = w.shape[2:]
-        flat = [sum(i * s for i, s in zip(index, _strides(shape))) for index in where]
-        return _columns(w.reshape(*w.shape[:2], -1), flat) * scale
+        return _scaled(_columns(w.reshape(*w.shape[:2], -1), flat_indices(where, tuple(w.shape[2:]))), scales)
     if key[0] in ("data", "derived"):
-        return _columns(data if key[0] == "data" else derived, list(where)) * scale
+        return _scaled(_columns(data if key[0] == "data" else derived, list(where)), scales)
     if key[0] == "const":
         return torch.tensor(where, dtype=like.dtype, device=like.device)
     values = [evaluate(plan.angles[s], data, weights, derived) for s in slots]
     values = [v if isinstance(v, Tensor) else torch.tensor(v, dtype=like.dtype, device=like.device) for v in values]
     return torch.stack(torch.broadcast_tensors(*values), dim=-1)
+
+
+def _scaled(values: Tensor, scales: tuple[float, ...]) -> Tensor:
+    if all(c == 1 for c in scales):
+        return values
+    return values * torch.tensor(scales, dtype=values.dtype, device=values.device)
+
+
+@lru_cache(maxsize=1024)
+def flat_indices(where: tuple[tuple[int, ...], ...], shape: tuple[int, ...]) -> list[int]:
+    """Row-major positions of the indices `where` in a tensor of `shape`."""
+    strides = _strides(shape)
+    return [sum(i * s for i, s in zip(index, strides)) for index in where]
 
 
 def broadcast_shape(shapes) -> tuple[int, ...]:
@@ -127,6 +138,9 @@ def evaluate_angles(plan: AnglePlan, data: Tensor, weights: dict[str, Tensor],
                   for key, slots, where, scales in sources]
         if kind == "shared":  # a size-1 sample axis, so shared and data angles broadcast alike
             pieces = [p.reshape(1, p.shape[-1]) if p.dim() == 1 else p for p in pieces]
+        if len(pieces) == 1:
+            out[kind] = pieces[0]
+            continue
         lead = broadcast_shape(p.shape[:-1] for p in pieces)
         out[kind] = torch.cat([p.expand(*lead, p.shape[-1]) for p in pieces], dim=-1)
     return out

@@ -2,9 +2,11 @@
 
 Two forms compute the same values: the fused statevector program (`simulator`) and, when the
 preparation is a product state and nothing after it reads data, the pulled-back observables
-(`pauli`). A count of multiply-adds picks one per call. Steps that depend only on constants and
-fixed (non-trainable) weights — fused unitaries, permutations, pulled-back coefficients — are
-computed once and cached until the fixed weights, dtype or device change.
+(`pauli`). A count of multiply-adds picks one per call. The statevector's measured values are
+one product with a readout table (`measure.Readout`), which also takes the place of a final
+permutation. Steps that depend only on constants and fixed (non-trainable) weights — fused
+unitaries, permutations, pulled-back coefficients, the readout table — are computed once and
+cached until the fixed weights, dtype or device change.
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from .. import ir
 from . import pauli
 from .angles import evaluate_angles
 from .circuit import BlockCircuit
-from .measure import measure, permuted_readout, probabilities
+from .measure import Readout, folds_last_step, measure, readout_table
 from .program import Fused, Op, Program, compile_program
-from .simulator import evolve, prepare, step_constant
+from .simulator import simulate, step_constant
 
 Tensor = torch.Tensor
 
@@ -78,19 +80,19 @@ class ExactRunner:
             return samples_first(out)
         cache = {i: self._cached(i, True, lambda i=i: step_constant(program, i, values, dtype, device))
                  for i in self.cacheable}
-        readout = self._cached("readout", True, lambda: permuted_readout(program, dtype, device))
-        steps = len(program.steps) - (readout is not None)
-        state = evolve(program, prepare(program, values, data, dtype), values, dtype, cache, steps)
+        readout = self._cached("readout", True, lambda: readout_table(program, dtype, device))
+        steps = len(program.steps) - (readout is not None and folds_last_step(program))
+        state = simulate(program, values, data, dtype, cache, steps)
         if readout is None:
             return samples_first(measure(program, state))
-        return samples_first(readout @ probabilities(state))
+        return samples_first(Readout.apply(state, readout))
 
     def state(self, data: Tensor, weights: dict[str, Tensor]) -> Tensor:
         """The final statevector (N, F or 1, 2^n), after the measurement's basis change, qubit 0
         the most significant bit (for tests and inspection)."""
         program, dtype = self.program, data.dtype
         values = evaluate_angles(program.plan, data, weights, program.derived(data))
-        state = evolve(program, prepare(program, values, data, dtype), values, dtype)
+        state = simulate(program, values, data, dtype)
         return state.reshape(-1, *state.shape[-2:]).permute(2, 0, 1)
 
     def _cached(self, name, cacheable: bool, compute):

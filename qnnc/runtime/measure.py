@@ -1,13 +1,16 @@
 """Measurement of final states: probabilities, marginals over the measured qubits, and the
 measured values of `ir.Measurement` (z/x/y expectations per qubit — x and y after the program's
-basis change — zz on neighbouring measured pairs, probs with qubits[0] most significant)."""
+basis change — zz on neighbouring measured pairs, probs with qubits[0] most significant).
+
+`readout_table` folds all of that (and a program's final permutation) into one (m, 2^n) table;
+`Readout` applies it to |ψ|² with a backward of one state-sized product."""
 from __future__ import annotations
 
 import torch
 
 from .. import ir
 from .program import Permute, Program
-from .simulator import permutation_index
+from .unitaries import permutation_index
 
 Tensor = torch.Tensor
 
@@ -52,15 +55,45 @@ def measure(program: Program, state: Tensor) -> Tensor:
     return expectation(probs, program.measurement)
 
 
-def permuted_readout(program: Program, dtype, device) -> Tensor | None:
-    """When the program ends with a `Permute` step: (m, 2^n) measured value of each basis state
-    *before* that permutation, so the last reordering of the state is never done. None when the
-    program does not end so or the table would be large."""
+def readout_table(program: Program, dtype, device) -> Tensor | None:
+    """(m, 2^n): the measured values of each basis state, so that the measured values of a final
+    state ψ are table @ |ψ|². When the program ends with a `Permute` step, of each basis state
+    *before* that permutation, so the last reordering of the state is never done (see
+    `folds_last_step`). None when the table would be large."""
     n, measurement = program.qubits, program.measurement
-    if not program.steps or not isinstance(program.steps[-1], Permute) or measurement.size << n > 1 << 22:
+    if measurement.size << n > 1 << 22:
         return None
     table = expectation(marginal(torch.eye(2 ** n, dtype=dtype, device=device), measurement.qubits, n), measurement)
+    if not folds_last_step(program):
+        return table
     source = permutation_index(program.steps[-1].ops, n, device)
     folded = torch.empty_like(table)
     folded[:, source] = table  # basis state source[i] ends up as i
     return folded
+
+
+def folds_last_step(program: Program) -> bool:
+    """Whether `readout_table` takes the place of the program's last step."""
+    return bool(program.steps) and isinstance(program.steps[-1], Permute)
+
+
+class Readout(torch.autograd.Function):
+    """Measured values table @ |ψ|², (…, m, N), of states ψ (…, 2^n, N) and a `readout_table`.
+    The backward, 2·ψ·(tableᵀ g), multiplies by the table in ψ's dtype — no state-sized
+    conversion of a real gradient to complex — then by ψ in place: one state-sized product
+    where autograd's, through |ψ|² of the real and imaginary views, makes several."""
+
+    @staticmethod
+    def forward(ctx, state: Tensor, table: Tensor) -> Tensor:
+        ctx.save_for_backward(state, table)
+        if not state.is_complex():
+            return table @ (state * state)
+        parts = torch.view_as_real(state)
+        real, imag = parts[..., 0], parts[..., 1]
+        return table @ (real * real).addcmul_(imag, imag)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        state, table = ctx.saved_tensors
+        back = table.transpose(-1, -2).to(state.dtype) @ (grad + grad).to(state.dtype)
+        return back.mul_(state), None

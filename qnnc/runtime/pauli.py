@@ -42,7 +42,7 @@ def features(program: Program, values: dict, components: tuple[str, ...], dtype,
     """Π_q b_q(P_q) for every kept Pauli string, (…, T^n, N), qubit 0 the leading index. Samples
     are the last (contiguous) axis so each Kronecker step is a plain vectorised product."""
     out = None
-    for v, keep in zip(product_vectors(program, values, dtype, device), components):
+    for v, keep in zip(product_vectors(program, values, dtype, device).unbind(0), components):
         b = bloch(v, keep)
         out = b if out is None else (out.unsqueeze(-2) * b.unsqueeze(-3)).flatten(-3, -2)
     return out
@@ -82,7 +82,7 @@ def kept_components(program: Program, features_count: int, weights: dict[str, Te
     values = evaluate_angles(program.plan, data, probe)
     vectors = product_vectors(program, values, torch.float64, torch.device("cpu"))
     kept = []
-    for v in vectors:
+    for v in vectors.unbind(0):
         b = bloch(v).transpose(-1, -2).reshape(-1, 4).abs().amax(0)
         kept.append(tuple(p for p, size in zip(PAULIS, b.tolist()) if p == "I" or size > 1e-9))
     return tuple(kept)

@@ -19,7 +19,7 @@ from .exact import samples_first
 from .gates import PARAM_KINDS, base_gate
 from .measure import expectation, marginal, probabilities
 from .program import Program, compile_program
-from .simulator import evolve, prepare
+from .simulator import simulate
 
 Tensor = torch.Tensor
 _C1, _C2 = (math.sqrt(2) + 1) / (4 * math.sqrt(2)), (math.sqrt(2) - 1) / (4 * math.sqrt(2))
@@ -68,7 +68,7 @@ class ShotsRunner:
     def estimate(self, program: Program, angles: dict, data: Tensor, generator) -> Tensor:
         """Shot estimates (…, m, N)."""
         dtype = data.dtype
-        state = evolve(program, prepare(program, angles, data, dtype), angles, dtype)
+        state = simulate(program, angles, data, dtype)
         probs = marginal(probabilities(state), program.measurement.qubits, program.qubits).detach()
         if self.shots is None:
             return expectation(probs, program.measurement)

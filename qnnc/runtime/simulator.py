@@ -7,6 +7,12 @@ contiguous qubit range is one batched matrix product over all samples, per-sampl
 are vectorised elementwise products, and there is no Python loop over samples, patches or
 filters. Weights arrive as {name: (F, 1, *shape)}: weight angles have shape (F, 1) and broadcast
 against data angles of shape (N,).
+
+The matrices come from `unitaries`, their application to qubit axes from `axes`. `simulate`
+builds every one-qubit run the program needs — each qubit's trailing weight gates in a product
+preparation and the layers of every fused block — from one batched call per gate kind. A product
+state is built as a balanced tree of Kronecker products, so that only its last level is
+state-sized; permutations of the amplitudes are gathers whose backward gathers back.
 """
 from __future__ import annotations
 
@@ -14,147 +20,13 @@ from functools import lru_cache
 
 import torch
 
-from .angles import broadcast_shape
+from .axes import apply_each, apply_shared
 from .circuit import amplitude_vector
-from .gates import complex_dtype, gate_matrix
+from .gates import complex_dtype
 from .program import Fused, Op, Permute, Program
+from .unitaries import block_unitaries, chain_layout, chain_products, group_matrices, op_matrices, permutation_index
 
 Tensor = torch.Tensor
-
-
-# ---- applying matrices to qubit axes (state: (*A, 2^n, N)) ------------------------------------
-def _front(state: Tensor, qubits: tuple[int, ...], n: int) -> tuple[Tensor, list[int] | None]:
-    """View `state` as (*A, L, 2^k, R·N) with `qubits` in the middle, in order: a free view when
-    they are a contiguous ascending range, else a transpose putting them first (L = 1)."""
-    k, lead, samples = len(qubits), state.shape[:-2], state.shape[-1]
-    low = qubits[0]
-    if tuple(qubits) == tuple(range(low, low + k)):
-        return state.reshape(*lead, 2 ** low, 2 ** k, -1), None
-    order = list(qubits) + [q for q in range(n) if q not in qubits]
-    base = len(lead)
-    moved = state.reshape(*lead, *(2,) * n, samples).permute(*range(base), *(base + q for q in order), base + n)
-    return moved.reshape(*lead, 1, 2 ** k, -1), order
-
-
-def _back(out: Tensor, order: list[int] | None, n: int, samples: int) -> Tensor:
-    """Undo `_front` on a result whose leading dimensions may have grown by broadcasting."""
-    lead = out.shape[:-3]
-    if order is None:
-        return out.reshape(*lead, 2 ** n, samples)
-    base, inverse = len(lead), [order.index(q) for q in range(n)]
-    viewed = out.reshape(*lead, *(2,) * n, samples).permute(*range(base), *(base + i for i in inverse), base + n)
-    return viewed.reshape(*lead, 2 ** n, samples)
-
-
-def apply_shared(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
-    """Apply one unitary (*B, d, d) to `qubits` of every sample: a batched matrix product."""
-    samples = state.shape[-1]
-    viewed, order = _front(state, qubits, n)
-    return _back(matrix.unsqueeze(-3) @ viewed, order, n, samples)
-
-
-def apply_each(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
-    """Apply per-sample matrices (*B, d, d, N) to `qubits`: out_i = Σ_j M_ij ⊙ s_j, vectorised
-    over the samples."""
-    samples, d = state.shape[-1], matrix.shape[-2]
-    viewed, order = _front(state, qubits, n)
-    viewed = viewed.reshape(*viewed.shape[:-1], -1, samples)  # (*A, L, d, R, N)
-    columns = matrix.unsqueeze(-4).unsqueeze(-2)  # (*B, 1, d, d, 1, N)
-    out = sum(columns[..., j, :, :] * viewed[..., j: j + 1, :, :] for j in range(d))
-    return _back(out.reshape(*out.shape[:-2], -1), order, n, samples)
-
-
-@lru_cache(maxsize=4096)
-def permutation_source(name: str, controls: int, positions: tuple[int, ...], n: int) -> tuple[int, ...]:
-    """For a permutation gate on `positions` of n qubits: source[i] = the basis state whose
-    amplitude moves to i."""
-    local = gate_matrix(name, (), controls, torch.float64).argmax(-1).tolist()  # row i has its 1 at local[i]
-    k, source = len(positions), []
-    for i in range(2 ** n):
-        bits = sum(((i >> (n - 1 - q)) & 1) << (k - 1 - j) for j, q in enumerate(positions))
-        new = local[bits]
-        j = i
-        for b, q in enumerate(positions):
-            bit = (new >> (k - 1 - b)) & 1
-            j = (j & ~(1 << (n - 1 - q))) | (bit << (n - 1 - q))
-        source.append(j)
-    return tuple(source)
-
-
-def permutation_index(ops: tuple[Op, ...], n: int, device) -> Tensor:
-    """The composed reordering of `ops`: new_state = state[..., index, :]."""
-    index = torch.arange(2 ** n, device=device)
-    for op in ops:
-        index = index[torch.tensor(permutation_source(op.name, op.controls, op.qubits, n), device=device)]
-    return index
-
-
-# ---- matrices ---------------------------------------------------------------------------------
-def group_matrices(program: Program, members: list[Op], angles: dict, sdtype, device) -> Tensor:
-    """Matrices of ops of one gate kind (same name, controls, data or not) in one batched call
-    from the angle tensors (`angles.evaluate_angles`): (G, *B, d, d), or (G, *B, d, d, N) when
-    they read data."""
-    name, controls, data = members[0].name, members[0].controls, program.reads_data(members[0])
-    if not members[0].slots:
-        return gate_matrix(name, (), controls, sdtype, device).expand(len(members), -1, -1)
-    source = angles["data" if data else "shared"]
-    params = [source[..., [program.plan.column[op.slots[k]][1] for op in members]].movedim(-1, 0)
-              for k in range(len(members[0].slots))]  # each (G, *B, N or 1)
-    m = gate_matrix(name, params, controls, sdtype, device)  # (G, *B, N or 1, d, d)
-    return m.movedim(-3, -1) if data else m.squeeze(-3)  # samples last, or no sample axis
-
-
-def op_matrices(program: Program, ops, angles: dict, sdtype, device) -> dict[int, Tensor]:
-    """Matrix of each op (see `group_matrices`), keyed by `Op.index`."""
-    groups: dict[tuple, list[Op]] = {}
-    for op in ops:
-        groups.setdefault((op.name, op.controls, program.reads_data(op)), []).append(op)
-    out = {}
-    for members in groups.values():
-        out.update(zip((op.index for op in members), group_matrices(program, members, angles, sdtype, device).unbind(0)))
-    return out
-
-
-def kron(factors: list[Tensor]) -> Tensor:
-    """Kronecker product of (*B, a, a) matrices, the first factor most significant."""
-    out = factors[0]
-    for f in factors[1:]:
-        a, b = out.shape[-1], f.shape[-1]
-        out = (out[..., :, None, :, None] * f[..., None, :, None, :]).reshape(
-            *broadcast_shape([out.shape[:-2], f.shape[:-2]]), a * b, a * b)
-    return out
-
-
-def fused_matrix(block: Fused, matrices: dict[int, Tensor], sdtype, device) -> Tensor:
-    """The unitary of a fused block, (*B, d, d): runs of one-qubit gates become a Kronecker
-    product, permutations reorder rows, other gates multiply in."""
-    k, first = len(block.qubits), block.qubits[0]
-    eye2 = torch.eye(2, dtype=sdtype, device=device)
-    pending: dict[int, Tensor] = {}
-    u = None
-
-    def flush(u):
-        if not pending:
-            return u
-        product = kron([pending.get(i, eye2) for i in range(k)])
-        pending.clear()
-        return product if u is None else product @ u
-
-    for op in block.ops:
-        local = tuple(q - first for q in op.qubits)
-        if len(local) == 1:
-            m = matrices[op.index]
-            pending[local[0]] = m if local[0] not in pending else m @ pending[local[0]]
-            continue
-        u = flush(u)
-        if u is None:
-            u = torch.eye(2 ** k, dtype=sdtype, device=device)
-        if op.is_permutation:
-            u = u[..., list(permutation_source(op.name, op.controls, local, k)), :]
-        else:
-            u = apply_shared(u, matrices[op.index], local, k)
-    u = flush(u)
-    return u if u is not None else torch.eye(2 ** k, dtype=sdtype, device=device)
 
 
 # ---- preparation, evolution, measurement ------------------------------------------------------
@@ -162,14 +34,29 @@ def state_dtype(program: Program, dtype: torch.dtype) -> torch.dtype:
     return dtype if program.real else complex_dtype(dtype)
 
 
-def product_vectors(program: Program, angles: dict, dtype, device) -> list[Tensor]:
-    """Each qubit's state after its leading gates, (…, 2, N or 1); real when those gates are.
-    All qubits advance together, one gate position at a time: a position whose gates are all
-    of one kind (an encoding layer, a rotation layer) is a single batched matrix."""
+@lru_cache(maxsize=256)
+def split_product(product: tuple[tuple[Op, ...], ...], data_ops: frozenset[int]) -> tuple[tuple, tuple]:
+    """Each qubit's leading gates split into (heads, tails): the tail is the run after its last
+    gate that reads data."""
+    heads, tails = [], []
+    for ops in product:
+        cut = max((i + 1 for i, op in enumerate(ops) if op.index in data_ops), default=0)
+        heads.append(ops[:cut])
+        tails.append(ops[cut:])
+    return tuple(heads), tuple(tails)
+
+
+def product_vectors(program: Program, angles: dict, dtype, device, tails: Tensor | None = None) -> Tensor:
+    """Each qubit's state after its leading gates, (n, …, 2, N or 1); real when those gates are.
+    A qubit's gates up to its last data gate (its head) run one gate position at a time, all
+    qubits together: a position whose gates are all of one kind (an encoding layer) is a single
+    batched matrix. The rest (its tail) is one 2×2 product per qubit, from `chain_products`:
+    `tails` (n, *B, 2, 2) when the caller built them, else built here."""
     sdtype = dtype if program.prep_real else complex_dtype(dtype)
+    heads, tail_ops = split_product(program.product, program.data_ops)
     n, vectors = program.qubits, None  # (n, …, 2, N or 1)
-    for position in range(max(map(len, program.product))):
-        ops = [q[position] if position < len(q) else None for q in program.product]
+    for position in range(max(map(len, heads))):
+        ops = [q[position] if position < len(q) else None for q in heads]
         kinds = {(o.name, o.controls, program.reads_data(o)) for o in ops if o is not None}
         if None not in ops and len(kinds) == 1:
             m = _samples_axis(group_matrices(program, ops, angles, sdtype, device), kinds.pop()[2])
@@ -178,16 +65,25 @@ def product_vectors(program: Program, angles: dict, dtype, device) -> list[Tenso
             eye = torch.eye(2, dtype=sdtype, device=device)
             m = torch.stack(torch.broadcast_tensors(*(
                 _samples_axis(single[o.index], program.reads_data(o)) if o is not None else eye[..., None] for o in ops)))
-        if vectors is not None:  # batch axes (filters, shifts) sit after the qubit axis: align them
-            while m.dim() - 1 < vectors.dim():
-                m = m.unsqueeze(1)
-            while vectors.dim() < m.dim() - 1:
-                vectors = vectors.unsqueeze(1)
+        if vectors is not None:
+            m, vectors = _align(m, vectors.dim() + 1), _align(vectors, m.dim() - 1)
         vectors = m[..., :, 0, :] if vectors is None else \
             m[..., :, 0, :] * vectors[..., 0:1, :] + m[..., :, 1, :] * vectors[..., 1:2, :]
     if vectors is None:
-        return [torch.tensor([[1], [0]], dtype=sdtype, device=device)] * n
-    return list(vectors.unbind(0))
+        vectors = torch.tensor([[1], [0]], dtype=sdtype, device=device).expand(n, 2, 1)
+    if not any(tail_ops):
+        return vectors
+    if tails is None:
+        layout = chain_layout(tail_ops, ())
+        tails = chain_products(program, layout, angles, sdtype, device)[list(layout.tails)]
+    return _align(tails, vectors.dim()) @ _align(vectors, tails.dim())
+
+
+def _align(t: Tensor, rank: int) -> Tensor:
+    """Batch axes (filters, shifts) sit after the qubit axis: give `t` at least `rank` axes there."""
+    while t.dim() < rank:
+        t = t.unsqueeze(1)
+    return t
 
 
 def _samples_axis(matrix: Tensor, has_one: bool) -> Tensor:
@@ -195,8 +91,9 @@ def _samples_axis(matrix: Tensor, has_one: bool) -> Tensor:
     return matrix if has_one else matrix.unsqueeze(-1)
 
 
-def prepare(program: Program, angles: dict, data: Tensor, dtype: torch.dtype) -> Tensor:
-    """The state after the preparation, (…, 2^n, N) with N = data.shape[0]."""
+def prepare(program: Program, angles: dict, data: Tensor, dtype: torch.dtype, tails: Tensor | None = None) -> Tensor:
+    """The state after the preparation, (…, 2^n, N) with N = data.shape[0] (`tails`: see
+    `product_vectors`)."""
     n, samples, sdtype = program.qubits, data.shape[0], state_dtype(program, dtype)
     if program.prep == "amplitude":
         vector = amplitude_vector(data, program.amplitude)
@@ -205,11 +102,21 @@ def prepare(program: Program, angles: dict, data: Tensor, dtype: torch.dtype) ->
         state = torch.zeros(2 ** n, samples, dtype=sdtype, device=data.device)
         state[0] = 1
         return state
-    vectors = product_vectors(program, angles, dtype, data.device)
-    state = vectors[0]
-    for v in vectors[1:]:
-        state = (state.unsqueeze(-2) * v.unsqueeze(-3)).flatten(-3, -2)
+    state = product_state(product_vectors(program, angles, dtype, data.device, tails))
     return state.to(sdtype).expand(*state.shape[:-1], samples)
+
+
+def product_state(factors: Tensor) -> Tensor:
+    """The Kronecker product of k state factors (k, …, d, N or 1), the first most significant:
+    (…, d^k, N or 1). Built as a balanced tree — neighbours paired in one batched product per
+    level — so only the last level is state-sized (a chain of k−1 products makes several)."""
+    if factors.shape[0] == 1:
+        return factors.squeeze(0)  # a view whose backward is one too (indexing's zero-fills a copy)
+    if factors.shape[0] % 2:
+        first, rest = factors[0], product_state(factors[1:])
+        return (first.unsqueeze(-2) * rest.unsqueeze(-3)).flatten(-3, -2)
+    left, right = factors.unflatten(0, (-1, 2)).unbind(1)  # neighbours (their backward: one stack)
+    return product_state((left.unsqueeze(-2) * right.unsqueeze(-3)).flatten(-3, -2))
 
 
 def embed(vector: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
@@ -222,28 +129,61 @@ def embed(vector: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
     return full.index_copy(-1, torch.tensor(index, device=vector.device), vector)
 
 
+def simulate(program: Program, angles: dict, data: Tensor, dtype: torch.dtype, cache: dict | None = None,
+             steps: int | None = None) -> Tensor:
+    """`evolve(prepare(…))`, with the one-qubit gates of the preparation's tails and of the blocks
+    to build (those not in `cache`) computed together: one batched call per gate kind."""
+    cache = {} if cache is None else cache
+    run, sdtype = program.steps[:steps], state_dtype(program, dtype)
+    built = [i for i, s in enumerate(run) if isinstance(s, Fused) and i not in cache]
+    blocks = tuple(run[i] for i in built)
+    shared_tails = program.prep == "product" and program.prep_real == program.real  # one dtype for both
+    tails = split_product(program.product, program.data_ops)[1] if shared_tails else ()
+    layout = chain_layout(tails, blocks)
+    products = chain_products(program, layout, angles, sdtype, data.device) if layout.positions else None
+    state = prepare(program, angles, data, dtype, products[list(layout.tails)] if any(tails) else None)
+    unitaries = block_unitaries(program, blocks, angles, sdtype, data.device, layout, products)
+    return evolve(program, state, angles, dtype, cache, steps, dict(zip(built, unitaries)))
+
+
 def evolve(program: Program, state: Tensor, angles: dict, dtype: torch.dtype, cache: dict | None = None,
-           steps: int | None = None) -> Tensor:
+           steps: int | None = None, unitaries: dict | None = None) -> Tensor:
     """Run the program's first `steps` steps (default all) on `state` (…, 2^n, N). `cache` maps
-    step index -> the fused unitary (or permutation index) for steps known not to change."""
+    step index -> the fused unitary (or permutation index) for steps known not to change;
+    `unitaries`, the same for the other fused steps when the caller built them."""
     n, sdtype, device = program.qubits, state_dtype(program, dtype), state.device
     cache = {} if cache is None else cache
     run = program.steps[:steps]
-    missing = [o for i, s in enumerate(run) if i not in cache
-               for o in (s.ops if isinstance(s, Fused) else (s,) if isinstance(s, Op) else ())]
-    matrices = op_matrices(program, missing, angles, sdtype, device)
+    if unitaries is None:
+        blocks = [i for i, s in enumerate(run) if isinstance(s, Fused) and i not in cache]
+        unitaries = dict(zip(blocks, block_unitaries(program, tuple(run[i] for i in blocks), angles, sdtype, device)))
+    gates = op_matrices(program, [s for i, s in enumerate(run) if isinstance(s, Op) and i not in cache],
+                        angles, sdtype, device)
     for i, step in enumerate(run):
         if isinstance(step, Permute):
-            index = cache[i] if i in cache else permutation_index(step.ops, n, device)
-            state = torch.index_select(state, -2, index)
+            state = Reorder.apply(state, cache[i] if i in cache else permutation_index(step.ops, n, device))
         elif isinstance(step, Fused):
-            u = cache[i] if i in cache else fused_matrix(step, matrices, sdtype, device)
-            state = apply_shared(state, u, step.qubits, n)
+            state = apply_shared(state, cache[i] if i in cache else unitaries[i], step.qubits, n)
         elif program.reads_data(step):
-            state = apply_each(state, matrices[step.index], step.qubits, n)
+            state = apply_each(state, gates[step.index], step.qubits, n)
         else:
-            state = apply_shared(state, cache[i] if i in cache else matrices[step.index], step.qubits, n)
+            state = apply_shared(state, cache[i] if i in cache else gates[step.index], step.qubits, n)
     return state
+
+
+class Reorder(torch.autograd.Function):
+    """state[..., index, :] for a permutation `index` of the amplitudes. Its backward gathers
+    with the inverse permutation: one pass, where index_select's zero-fills and scatter-adds."""
+
+    @staticmethod
+    def forward(ctx, state: Tensor, index: Tensor) -> Tensor:
+        ctx.save_for_backward(index)
+        return torch.index_select(state, -2, index)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (index,) = ctx.saved_tensors
+        return torch.index_select(grad, -2, torch.argsort(index)), None
 
 
 def step_constant(program: Program, index: int, angles: dict, dtype, device) -> Tensor:
@@ -251,6 +191,6 @@ def step_constant(program: Program, index: int, angles: dict, dtype, device) -> 
     step, sdtype = program.steps[index], state_dtype(program, dtype)
     if isinstance(step, Permute):
         return permutation_index(step.ops, program.qubits, device)
-    ops = step.ops if isinstance(step, Fused) else (step,)
-    matrices = op_matrices(program, ops, angles, sdtype, device)
-    return fused_matrix(step, matrices, sdtype, device) if isinstance(step, Fused) else matrices[step.index]
+    if isinstance(step, Fused):
+        return block_unitaries(program, (step,), angles, sdtype, device)[0]
+    return op_matrices(program, [step], angles, sdtype, device)[step.index]

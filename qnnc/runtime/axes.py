@@ -1,0 +1,61 @@
+"""Applying matrices to qubit axes of batched states.
+
+A state is a tensor (*batch, 2^n, N): the amplitude index (qubit 0 the most significant bit),
+then N samples as the last, contiguous axis. A unitary on a contiguous qubit range is then one
+batched matrix product over all samples; other qubit sets are moved to the front first.
+"""
+from __future__ import annotations
+
+import torch
+
+from .angles import broadcast_shape
+
+Tensor = torch.Tensor
+
+
+def _front(state: Tensor, qubits: tuple[int, ...], n: int) -> tuple[Tensor, list[int] | None]:
+    """View `state` as (*A, L, 2^k, R·N) with `qubits` in the middle, in order: a free view when
+    they are a contiguous ascending range, else a transpose putting them first (L = 1)."""
+    k, lead, samples = len(qubits), state.shape[:-2], state.shape[-1]
+    low = qubits[0]
+    if tuple(qubits) == tuple(range(low, low + k)):
+        return state.reshape(*lead, 2 ** low, 2 ** k, -1), None
+    order = list(qubits) + [q for q in range(n) if q not in qubits]
+    base = len(lead)
+    moved = state.reshape(*lead, *(2,) * n, samples).permute(*range(base), *(base + q for q in order), base + n)
+    return moved.reshape(*lead, 1, 2 ** k, -1), order
+
+
+def _back(out: Tensor, order: list[int] | None, n: int, samples: int) -> Tensor:
+    """Undo `_front` on a result whose leading dimensions may have grown by broadcasting."""
+    lead = out.shape[:-3]
+    if order is None:
+        return out.reshape(*lead, 2 ** n, samples)
+    base, inverse = len(lead), [order.index(q) for q in range(n)]
+    viewed = out.reshape(*lead, *(2,) * n, samples).permute(*range(base), *(base + i for i in inverse), base + n)
+    return viewed.reshape(*lead, 2 ** n, samples)
+
+
+def apply_shared(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
+    """Apply one unitary (*B, d, d) to `qubits` of every sample: a batched matrix product, or a
+    plain one when it is a single product (`qubits` lead, one filter): the plain product's
+    backward multiplies by the state's conjugate transpose in place, the batched one copies it."""
+    samples, d = state.shape[-1], matrix.shape[-1]
+    viewed, order = _front(state, qubits, n)
+    if matrix.shape[:-2].numel() == 1 and viewed.shape[:-2].numel() == 1:
+        lead = broadcast_shape([matrix.shape[:-2], viewed.shape[:-3]])
+        out = (matrix.reshape(d, d) @ viewed.reshape(d, -1)).reshape(*lead, 1, d, -1)
+    else:
+        out = matrix.unsqueeze(-3) @ viewed
+    return _back(out, order, n, samples)
+
+
+def apply_each(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
+    """Apply per-sample matrices (*B, d, d, N) to `qubits`: out_i = Σ_j M_ij ⊙ s_j, vectorised
+    over the samples."""
+    samples, d = state.shape[-1], matrix.shape[-2]
+    viewed, order = _front(state, qubits, n)
+    viewed = viewed.reshape(*viewed.shape[:-1], -1, samples)  # (*A, L, d, R, N)
+    columns = matrix.unsqueeze(-4).unsqueeze(-2)  # (*B, 1, d, d, 1, N)
+    out = sum(columns[..., j, :, :] * viewed[..., j: j + 1, :, :] for j in range(d))
+    return _back(out.reshape(*out.shape[:-2], -1), order, n, samples)
