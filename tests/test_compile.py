@@ -296,54 +296,48 @@ def test_example_specs_compile_at_level_3_for_ibm(name):
         assert all(c.verification.startswith("equal") for l in compiled.layers for c in l.circuits)
 
 
-def broken_pipeline(extra):
-    """`pipeline` with a pass `extra` appended: a stand-in for a buggy compiler pass."""
+def compile_with_broken_pass(program, monkeypatch, transform) -> tuple[str, str]:
+    """(code, message) of the error compiling `program` for line_5 when the pipeline ends with a
+    pass applying `transform` (circuit -> circuit): a stand-in for a buggy compiler pass."""
+    from pytket.passes import CustomPass
+
     from qnnc.targets import passes
 
     def build(*args, **kwargs):
-        return passes.pipeline(*args, **kwargs) + (("Broken", extra),)
-    return build
+        return passes.pipeline(*args, **kwargs) + (("Broken", CustomPass(transform)),)
+    monkeypatch.setattr("qnnc.targets.compile.pipeline", build)
+    with pytest.raises(CompileError) as caught:
+        compile_for_target(program, "line_5", 1)
+    return error_code(caught), caught.value.diagnostics[0].message
 
 
 def test_a_wrong_pass_is_a_compiler_error_not_an_artifact(small, monkeypatch):
-    from pytket.passes import CustomPass
-
     def flip(circuit: Circuit) -> Circuit:
         circuit = circuit.copy()
         circuit.X(circuit.qubits[0])
         return circuit
 
-    monkeypatch.setattr("qnnc.targets.compile.pipeline", broken_pipeline(CustomPass(flip)))
-    with pytest.raises(CompileError) as caught:
-        compile_for_target(small, "line_5", 1)
-    assert error_code(caught) == "E702" and "not equivalent" in caught.value.diagnostics[0].message
+    code, message = compile_with_broken_pass(small, monkeypatch, flip)
+    assert code == "E702" and "not equivalent" in message
 
 
 def test_a_pass_off_the_coupling_graph_is_a_compiler_error(small, monkeypatch):
-    from pytket.passes import CustomPass
-
     def far(circuit: Circuit) -> Circuit:
         circuit = circuit.copy()
         nodes = sorted(circuit.qubits)
         circuit.CX(nodes[0], nodes[-1]).CX(nodes[0], nodes[-1])  # an identity, but uncoupled
         return circuit
 
-    monkeypatch.setattr("qnnc.targets.compile.pipeline", broken_pipeline(CustomPass(far)))
-    with pytest.raises(CompileError) as caught:
-        compile_for_target(small, "line_5", 1)
-    assert error_code(caught) == "E702" and "not coupled" in caught.value.diagnostics[0].message
+    code, message = compile_with_broken_pass(small, monkeypatch, far)
+    assert code == "E702" and "not coupled" in message
 
 
 def test_a_failing_pass_is_reported(small, monkeypatch):
-    from pytket.passes import CustomPass
-
     def fail(circuit: Circuit) -> Circuit:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("qnnc.targets.compile.pipeline", broken_pipeline(CustomPass(fail)))
-    with pytest.raises(CompileError) as caught:
-        compile_for_target(small, "line_5", 1)
-    assert error_code(caught) == "E705" and "boom" in caught.value.diagnostics[0].message
+    code, message = compile_with_broken_pass(small, monkeypatch, fail)
+    assert code == "E705" and "boom" in message
 
 
 def test_an_inexpressible_gate_cannot_be_exported():
