@@ -3,6 +3,7 @@
 A state is a tensor (*batch, 2^n, N): the amplitude index (qubit 0 the most significant bit),
 then N samples as the last, contiguous axis. A unitary on a contiguous qubit range is then one
 batched matrix product over all samples; other qubit sets are moved to the front first.
+`apply_on_axes` instead contracts any set of axes with one einsum, for states with many axes.
 """
 from __future__ import annotations
 
@@ -59,3 +60,27 @@ def apply_each(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int) -
     columns = matrix.unsqueeze(-4).unsqueeze(-2)  # (*B, 1, d, d, 1, N)
     out = sum(columns[..., j, :, :] * viewed[..., j: j + 1, :, :] for j in range(d))
     return _back(out.reshape(*out.shape[:-2], -1), order, n, samples)
+
+
+def apply_on_axes(state: Tensor, matrix: Tensor, axes: tuple[int, ...], n: int, per_sample: bool) -> Tensor:
+    """Apply `matrix` (…, 2^k, 2^k) — (…, 2^k, 2^k, N) when `per_sample` — to `axes` (in the
+    matrix's index order) of `state` (…, 2^n, N), n axes of size 2 (a density matrix's ket, bra
+    and bit axes in `noisy`). The axes are exposed by a free reshape (…, gap, 2, gap, 2, …, N)
+    and contracted with one einsum, never by a permutation of all n axes (slow in torch when
+    there are many axes of size 2)."""
+    k, lead, samples = len(axes), state.shape[:-2], state.shape[-1]
+    sizes, previous = [], -1
+    for a in sorted(axes):
+        sizes += [2 ** (a - previous - 1), 2]
+        previous = a
+    sizes.append(2 ** (n - 1 - previous))
+    letters = iter("abcdefghijklmnopqrstuvwxy")
+    gaps = [next(letters) for _ in range(k + 1)]
+    ins, outs = [next(letters) for _ in range(k)], [next(letters) for _ in range(k)]
+    rank = {a: i for i, a in enumerate(axes)}  # position of each axis in the matrix
+    before = "".join(gaps[i] + ins[rank[a]] for i, a in enumerate(sorted(axes))) + gaps[k] + "z"
+    after = "".join(gaps[i] + outs[rank[a]] for i, a in enumerate(sorted(axes))) + gaps[k] + "z"
+    operator = "".join(outs) + "".join(ins) + ("z" if per_sample else "")
+    matrix = matrix.reshape(*matrix.shape[:-3 if per_sample else -2], *(2,) * (2 * k), *((samples,) if per_sample else ()))
+    out = torch.einsum(f"...{operator},...{before}->...{after}", matrix, state.reshape(*lead, *sizes, samples))
+    return out.reshape(*out.shape[:-len(sizes) - 1], 2 ** n, samples)

@@ -44,10 +44,14 @@ def from_block(block: ir.QuantumBlock, coupling=None) -> BlockCircuit:
     """The circuit of a checked block (templates and encodings expanded with `expand_block`)."""
     from ..quantum.expand import expand_block  # compile-time only: pulls in numpy
 
-    first = block.operations[0] if block.operations else None
-    amplitude = first if isinstance(first, ir.Encoding) and first.kind == "amplitude" else None
     return BlockCircuit(block.qubits, block.features, tuple(expand_block(block, coupling)), block.weights,
-                        block.measurement, block.filters, amplitude)
+                        block.measurement, block.filters, amplitude_encoding(block))
+
+
+def amplitude_encoding(block: ir.QuantumBlock) -> ir.Encoding | None:
+    """The block's leading amplitude encoding, if it starts with one (`BlockCircuit.amplitude`)."""
+    first = block.operations[0] if block.operations else None
+    return first if isinstance(first, ir.Encoding) and first.kind == "amplitude" else None
 
 
 # ---- angles -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ channel (qiskit-aer's `depolarizing_error(p, k)`) applied after every gate, the 
 basis change included. Readout flips each measured bit with its qubit's probability. Gradients
 are autograd's. At most MAX_QUBITS qubits: ρ has 4^n entries per sample.
 
-Superoperators are applied by `apply_channel`, one einsum over the axes they touch.
+Superoperators are applied by `axes.apply_on_axes`, one einsum over the axes they touch.
 
 Measurements in the middle of a circuit (a compiled circuit's, see `qnnc.targets.noisy`):
   * a `measure` gate on (q, b) writes q's outcome into b, which holds a classical bit (one axis
@@ -36,6 +36,7 @@ from .circuit import BlockCircuit, amplitude_angles, amplitude_vector, depends_o
 from .exact import samples_first
 from .gates import complex_dtype, gate_matrix
 from .measure import expectation, marginal
+from .axes import apply_on_axes
 from .program import Op, circuit_ops
 
 Tensor = torch.Tensor
@@ -134,29 +135,6 @@ def joint(first: Tensor, second: Tensor) -> Tensor:
     return out.reshape(*out.shape[:-8], 16, 16)
 
 
-def apply_channel(rho: Tensor, sup: Tensor, axes: tuple[int, ...], n: int, per_sample: bool) -> Tensor:
-    """Apply a superoperator (…, d², d²) — (…, d², d², N) when `per_sample` — to `axes` of the
-    vectorised density matrices rho (…, 2^n, N), n = 2 × qubits. The axes are exposed by a free
-    reshape (…, gap, 2, gap, 2, …, N) and contracted with one einsum, never by a permutation of
-    all n axes (slow in torch for many axes of size 2)."""
-    k, lead, samples = len(axes), rho.shape[:-2], rho.shape[-1]
-    sizes, previous = [], -1
-    for a in sorted(axes):
-        sizes += [2 ** (a - previous - 1), 2]
-        previous = a
-    sizes.append(2 ** (n - 1 - previous))
-    letters = iter("abcdefghijklmnopqrstuvwxy")
-    gaps = [next(letters) for _ in range(k + 1)]
-    ins, outs = [next(letters) for _ in range(k)], [next(letters) for _ in range(k)]
-    rank = {a: i for i, a in enumerate(axes)}  # position of each axis in the superoperator
-    before = "".join(gaps[i] + ins[rank[a]] for i, a in enumerate(sorted(axes))) + gaps[k] + "z"
-    after = "".join(gaps[i] + outs[rank[a]] for i, a in enumerate(sorted(axes))) + gaps[k] + "z"
-    operator = "".join(outs) + "".join(ins) + ("z" if per_sample else "")
-    sup = sup.reshape(*sup.shape[:-3 if per_sample else -2], *(2,) * (2 * k), *((samples,) if per_sample else ()))
-    out = torch.einsum(f"...{operator},...{before}->...{after}", sup, rho.reshape(*lead, *sizes, samples))
-    return out.reshape(*out.shape[:-len(sizes) - 1], 2 ** n, samples)
-
-
 # ---- the runner -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Step:
@@ -187,11 +165,12 @@ class NoisyRunner:
                              f"limited to {MAX_QUBITS} qubits; this block has {qubits}{measured} "
                              f"(use `exact` or `shots=N` instead)")
         self.circuit, self.noise, self.entries = circuit, noise or NoiseModel(), 2 ** (2 * qubits + self.bits)
-        position = {q: i for i, q in enumerate(self.quantum)}
-        self.ket = {q: position[q] for q in self.quantum}
-        self.bra = {q: qubits + position[q] for q in self.quantum}
+        self.ket = {q: i for i, q in enumerate(self.quantum)}
+        self.bra = {q: qubits + i for i, q in enumerate(self.quantum)}
+        self.measured = tuple(self.ket[q] for q in circuit.measurement.qubits)  # positions among the qubits
         self.bit = {b: 2 * qubits + j for j, b in enumerate(bits)}
         ops, self.angles = circuit_ops(circuit)
+        self.data_ops = {op.index for op in ops if any("data" in depends_on(self.angles[s]) for s in op.slots)}
         self.classical = {op.index for op in ops if op.index < len(gates) and gates[op.index].measured_controls}
         self.errors = {op.index: self._error(op) for op in ops}
         self.steps = self._schedule(ops)
@@ -216,9 +195,6 @@ class NoisyRunner:
             raise ValueError(f"gate `{op.name}` acts on a measured bit as on a qubit")
         return tuple(map(self.ket.get, op.qubits)) + tuple(map(self.bra.get, op.qubits))
 
-    def _reads_data(self, op: Op) -> bool:
-        return any("data" in depends_on(self.angles[s]) for s in op.slots)
-
     def _schedule(self, ops: list[Op]) -> list[_Step]:
         """Group ops into steps: one-qubit ops reading no data wait on their qubit and join the
         next two-qubit gate reading no data on it, or stand as one step."""
@@ -231,7 +207,7 @@ class NoisyRunner:
                     steps.append(_Step((self.ket[q], self.bra[q]), None, (tuple(waiting.pop(q)),), False))
 
         for op in ops:
-            data, plain = self._reads_data(op), op.name != MEASURE and op.index not in self.classical
+            data, plain = op.index in self.data_ops, op.name != MEASURE and op.index not in self.classical
             if plain and not data and len(op.qubits) == 1:
                 waiting.setdefault(op.qubits[0], []).append(op)
             elif plain and not data and len(op.qubits) == 2:
@@ -253,14 +229,12 @@ class NoisyRunner:
         for step in self.steps:
             sup = self._superoperator(step, data, weights, derived)
             # per sample (…, N, d², d²) with the samples moved last; else (F, d², d²) or (d², d²)
-            rho = apply_channel(rho, sup.movedim(-3, -1) if step.per_sample else sup, step.axes, axes,
+            rho = apply_on_axes(rho, sup.movedim(-3, -1) if step.per_sample else sup, step.axes, axes,
                                 step.per_sample)
         lead = rho.shape[:-2]
         blocks = rho.reshape(*lead, 2 ** qubits, 2 ** qubits, 2 ** self.bits, samples)
         diagonal = blocks.diagonal(dim1=-4, dim2=-3).real.sum(-3).transpose(-1, -2)  # (…, 2^qubits, N)
-        position = {q: i for i, q in enumerate(self.quantum)}
-        measured = tuple(position[q] for q in self.circuit.measurement.qubits)
-        probs = self._read_out(marginal(diagonal, measured, qubits))
+        probs = self._read_out(marginal(diagonal, self.measured, qubits))
         return samples_first(expectation(probs, self.circuit.measurement))
 
     def _superoperator(self, step: _Step, data, weights, derived) -> Tensor:
@@ -292,7 +266,7 @@ class NoisyRunner:
         if classical:
             on_bits = all(c in self.bit for c in op.qubits[:op.controls])
             sup = (bit_controlled if on_bits else classically_controlled)(sup, op.controls)
-        return sup.squeeze(-3) if sup.dim() == 4 and not self._reads_data(op) else sup
+        return sup.squeeze(-3) if sup.dim() == 4 and op.index not in self.data_ops else sup
 
     def _read_out(self, probs: Tensor) -> Tensor:
         """Flip each measured bit with its readout error: P'(o) = Σ_t P(t) Π_i C_i[t_i, o_i]."""

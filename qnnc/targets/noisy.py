@@ -31,7 +31,7 @@ from pytket.passes import RebaseTket
 
 from .. import ir
 from ..quantum.lower import SymbolRef
-from ..runtime.circuit import BlockCircuit, from_block
+from ..runtime.circuit import BlockCircuit, amplitude_encoding
 from ..runtime.noisy import MAX_QUBITS, MEASURE, NoiseModel
 from .compile import CompiledCircuit, CompiledLayer
 from .metrics import physical_index
@@ -77,9 +77,8 @@ def noisy_block(layer: CompiledLayer, target: Target) -> tuple[BlockCircuit, Noi
     gates = tuple(g for c in circuit.get_commands() for g in _gates(c.op, c.args, wires, leaves))
     basis = "z" if block.measurement.basis in ("x", "y") else block.measurement.basis
     measurement = ir.Measurement(basis, tuple(position[p] for p in compiled.measured))
-    runtime = from_block(block)  # for the block's weights and amplitude encoding
     result = BlockCircuit(len(physical) + len(bits), block.features, gates, block.weights, measurement,
-                          block.filters, runtime.amplitude)
+                          block.filters, amplitude_encoding(block))
     return result, noise_model(compiled, physical, target)
 
 
