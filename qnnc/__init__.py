@@ -6,6 +6,10 @@ loaded on first use.
 """
 __version__ = "0.1.0"
 
+from .diagnostics import SpecError, UserError  # noqa: E402  (light: the errors the API raises)
+
+__all__ = ["compile", "SpecError", "UserError", "__version__"]
+
 
 def compile(spec, target: str = "ideal", **options):
     """See `qnnc.api.compile`."""

@@ -13,9 +13,11 @@ from torch import nn
 
 from . import __version__, ir
 from .check import CheckOptions, check_text
-from .diagnostics import SpecError
+from .diagnostics import SpecError, UserError
+from .syntax.parse import read_source
 from .emit.model_code import PythonCode, generate
-from .emit.artifacts import sha256, to_json, write_directory
+from .emit.artifacts import sha256, to_json
+from .emit.output import write_output
 from .runtime.circuit import BlockCircuit, from_block
 
 
@@ -59,6 +61,7 @@ class Compiled:
     model_name: str | None = None
     codes: dict[str, PythonCode] = field(default_factory=dict)
     _device: object = None
+    spec_path: Path | None = None  # the file it was read from, which `write` never replaces
 
     def model(self, name: str | None = None) -> ir.Model:
         return self.program.model(name or self.model_name)
@@ -128,10 +131,12 @@ class Compiled:
         files["manifest.json"] = to_json(manifest(self, compile_manifest(self.device, files), files))
         return files
 
-    def write(self, directory: str | Path) -> Path:
+    def write(self, directory: str | Path, *, force: bool = False) -> Path:
         """Write model.py, circuits/, manifest.json, compile.json, report.md and timings.json
-        into `directory` atomically (nothing is left half-written on failure)."""
-        return write_directory(directory, self.files())
+        as the folder `directory`, atomically (nothing is left half-written on failure). An existing
+        folder is replaced only if qnnc wrote it and it is unchanged since; otherwise OutputError,
+        or with `force` the old folder is moved aside to `DIRECTORY.old-N` (docs/safety.md)."""
+        return write_output(directory, self.files(), force=force, inputs=(self.spec_path,)).path
 
 
 DETERMINISTIC = ("model.py", "compile.json", "circuits/")  # files whose bytes depend only on the inputs
@@ -174,11 +179,19 @@ def compile(spec: str | Path, target: str = "ideal", *, level: int = 2, model: s
     """Check `spec` (a path, or the text of a spec) and prepare it for `target` at optimisation
     `level` (0-3). Raises SpecError carrying every diagnostic when the spec has errors; device
     compilation happens on first use of `.device`, `.report`, `.files()` or `.write()`."""
-    path = Path(spec) if isinstance(spec, Path) or (isinstance(spec, str) and spec.endswith(".qnn")
-                                                       and "\n" not in spec) else None
-    text = path.read_text(encoding="utf-8") if path else str(spec)
+    if not isinstance(spec, (str, Path)):
+        raise TypeError(f"qnnc.compile expects a path or the text of a spec, got {type(spec).__name__}")
+    if level not in (0, 1, 2, 3):
+        raise UserError(f"unknown compile level `{level}`", "use 0, 1, 2 or 3")
+    path = Path(spec) if isinstance(spec, Path) or (spec.endswith(".qnn") and "\n" not in spec) or not spec else None
+    text, diagnostics = read_source(path) if path else (spec, [])
     name = path.name if path else "<spec>"
+    if text is None:
+        raise SpecError(diagnostics, str(path), "")
     program, diagnostics = check_text(text, options)
     if diagnostics:
         raise SpecError(diagnostics, name, text)
-    return Compiled(program, name, text, target, level, model)
+    if model is not None and model not in {m.name for m in program.models}:
+        known = ", ".join(f"`{m.name}`" for m in program.models)
+        raise UserError(f"no model `{model}` in {name}", f"its models are {known}")
+    return Compiled(program, name, text, target, level, model, spec_path=path)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
-from .check import CheckOptions, check_file
-from .diagnostics import Diagnostic, print_diagnostics
+from .check import check_file
+from .command_line import add_limit_options, check_options
+from .diagnostics import Diagnostic, UserError, print_diagnostics
 from .emit.artifacts import write_file
+from .emit.output import write_output_file
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "packages: ibm:FakeBrisbane, ibm:FakeTorino (qiskit-ibm-runtime), quantinuum:H2-1 (pytket-quantinuum).")
     import_target.add_argument("source", metavar="VENDOR:DEVICE", help="e.g. ibm:FakeBrisbane")
     import_target.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    import_target.add_argument("--force", action="store_true", help="move an existing FILE aside (to FILE.old-N)")
     import_target.set_defaults(run=run_targets_import)
     for sub in actions.choices.values():
         sub.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=argparse.SUPPRESS)
@@ -68,23 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_show_target_options(show)
     add_train_commands(commands)
 
-    for sub in (check, show):
-        sub.add_argument("--max-qubits", type=_positive, default=CheckOptions.max_qubits, metavar="N",
-                         help=f"qubits allowed per quantum block (default {CheckOptions.max_qubits})")
+    for sub in (check, show, *(commands.choices[c] for c in ("compile", "draw", "train", "baseline"))):
+        add_limit_options(sub)
     for sub in (check, fmt, show):
         sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                          help="colour diagnostics (default: when standard error is a terminal)")
+    _guard_commands(parser)
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,12 +87,55 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    try:
-        return args.run(args)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+    return args.run(args)
+
+
+def guarded(command):
+    """`command(args)` with every failure turned into a one-line `qnnc: error:` and exit status 1:
+    the promise is no traceback, ever; a bug in qnnc still gets a one-line report."""
+    def run(args) -> int:
+        try:
+            return command(args)
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+        except UserError as error:
+            return _fail(error.message, error.help)
+        except MemoryError:
+            return _fail("out of memory", "lower the sizes in the spec (docs/safety.md lists the limits), "
+                         "or QNNC_MEMORY_BUDGET for the simulation")
+        except OSError as error:
+            where = f" `{error.filename}`" if error.filename else ""
+            return _fail(f"cannot access{where}: {error.strerror or error}",
+                         "check the path, its permissions and the free disk space")
+        except Exception as error:
+            if os.environ.get("QNNC_TRACEBACK"):
+                raise
+            return _fail(f"internal error: {type(error).__name__}: {_one_line(error)}", "this is a bug in qnnc; "
+                         "please report it with the command you ran (QNNC_TRACEBACK=1 shows the traceback)")
+    run.__wrapped__ = command
+    return run
+
+
+def _guard_commands(parser: argparse.ArgumentParser) -> None:
+    """Wrap the `run` of every (sub)command in `guarded`."""
+    for action in parser._actions:
+        for sub in getattr(action, "choices", None).values() if isinstance(action, argparse._SubParsersAction) else ():
+            command = sub.get_default("run")
+            if command is not None and not hasattr(command, "__wrapped__"):
+                sub.set_defaults(run=guarded(command))
+            _guard_commands(sub)
+
+
+def _fail(message: str, help: str) -> int:
+    print(f"qnnc: error: {message}\n  help: {help}", file=sys.stderr)
+    return 1
+
+
+def _one_line(error: Exception, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 # ---- commands -----------------------------------------------------------------------------------
@@ -107,7 +144,7 @@ def report(diagnostics: list[Diagnostic], path: str, source: str, args) -> None:
 
 
 def run_check(args) -> int:
-    options, status = CheckOptions(max_qubits=args.max_qubits), 0
+    options, status = check_options(args), 0
     for path in args.files:
         program, diagnostics, source = check_file(path, options)
         if diagnostics:
@@ -149,7 +186,7 @@ def run_show(args) -> int:
         from .targets.cli import run_show_target
 
         return run_show_target(args)
-    program, diagnostics, source = check_file(args.file, CheckOptions(max_qubits=args.max_qubits))
+    program, diagnostics, source = check_file(args.file, check_options(args))
     if diagnostics:
         report(diagnostics, args.file, source, args)
         return 1
@@ -172,13 +209,20 @@ def run_show(args) -> int:
 
 
 def run_targets_list(args) -> int:
-    from .targets import list_targets, load_target
+    from .targets import TargetError, list_targets, load_target
 
+    status = 0
     for name in list_targets():
-        target = load_target(name)
+        try:
+            target = load_target(name)
+        except TargetError as exc:  # one broken file in QNNC_TARGETS_PATH does not hide the others
+            print(f"{name:16} {'invalid':>12}  see `qnnc targets show {name}`")
+            report(list(exc.diagnostics)[:1], exc.path, exc.source, args)
+            status = 1
+            continue
         size = "unbounded" if target.num_qubits is None else f"{target.num_qubits} qubits"
         print(f"{name:16} {size:>12}  {target.description or ''}".rstrip())
-    return 0
+    return status
 
 
 def run_targets_show(args) -> int:
@@ -214,7 +258,8 @@ def run_targets_import(args) -> int:
         print(f"qnnc: error: no offline calibration data for `{args.source}`: {exc}", file=sys.stderr)
         return 1
     if args.output:
-        write_file(Path(args.output), text)
+        for line in write_output_file(args.output, text, force=args.force).messages():
+            print(line, file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -45,6 +45,18 @@ class SpecError(Exception):
         super().__init__(render(self.diagnostics, path, source, color=False))
 
 
+class UserError(Exception):
+    """A problem with what the user gave (a path, a file, a value), worded for them: a one-line
+    `message` and a `help` saying what to do. Commands print it as `qnnc: error: ...`."""
+
+    def __init__(self, message: str, help: str | None = None):
+        self.message, self.help = message, help
+        super().__init__(message + (f" (help: {help})" if help else ""))
+
+    def render(self) -> str:
+        return f"qnnc: error: {self.message}" + (f"\n  help: {self.help}" if self.help else "")
+
+
 def render(diagnostics, path: str, source: str, color: bool = False) -> str:
     """Format diagnostics as `path:line:col: error[E...]: message`, the line, a caret and help."""
     lines = source.splitlines()
@@ -53,6 +65,7 @@ def render(diagnostics, path: str, source: str, color: bool = False) -> str:
 
 def _render_one(d: Diagnostic, path: str, lines: list[str], color: bool) -> str:
     red, blue, bold, reset = ("\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[0m") if color else ("",) * 4
+    path = path or "<empty path>"
     where = f"{path}:{d.span.line}:{d.span.column}" if d.span else path
     out = [f"{bold}{where}: {red}error[{d.code}]{reset}{bold}: {d.message}{reset}"]
     if d.span and 0 < d.span.line <= len(lines):
@@ -79,7 +92,7 @@ def print_diagnostics(diagnostics, path: str, source: str, color: str = "auto", 
     use_color = color == "always" or (color == "auto" and stream.isatty() and not os.environ.get("NO_COLOR"))
     stream.write(render(list(diagnostics), path, source, color=use_color))
     count = len(diagnostics)
-    stream.write(f"{path}: {count} error{'s' if count != 1 else ''}\n")
+    stream.write(f"{path or '<empty path>'}: {count} error{'s' if count != 1 else ''}\n")
     return 1
 
 

@@ -29,6 +29,7 @@ class LayerKind:
     shape: Callable[[Shape, dict], Shape | Problem]
     params: Callable[[Shape, dict], int] = lambda shape, options: 0
     doc: str = ""
+    grows_with: tuple[str, ...] = ()  # arguments its output and parameters grow with (limit diagnostics)
 
 
 def window_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -86,12 +87,15 @@ LAYERS: dict[str, LayerKind] = {k.name: k for k in (
                          Param("kernel", "int", 3, minimum=1), Param("stride", "int", 1, minimum=1),
                          Param("padding", "int", 0, minimum=0), Param("bias", "bool", True)),
               _conv2d, lambda s, o: o["out"] * s[0] * o["kernel"] ** 2 + (o["out"] if o["bias"] else 0),
-              "2-D convolution (torch.nn.Conv2d)"),
-    LayerKind("maxpool", _window, _pool("maxpool"), doc="max pooling; stride defaults to the kernel"),
-    LayerKind("avgpool", _window, _pool("avgpool"), doc="average pooling; stride defaults to the kernel"),
+              "2-D convolution (torch.nn.Conv2d)", ("out", "padding", "kernel")),
+    LayerKind("maxpool", _window, _pool("maxpool"), doc="max pooling; stride defaults to the kernel",
+              grows_with=("padding",)),
+    LayerKind("avgpool", _window, _pool("avgpool"), doc="average pooling; stride defaults to the kernel",
+              grows_with=("padding",)),
     LayerKind("dense", (Param("out", **_positive, doc="output features, e.g. `dense(10)`"),
                         Param("bias", "bool", True)),
-              _dense, lambda s, o: o["out"] * s[0] + (o["out"] if o["bias"] else 0), "fully connected layer"),
+              _dense, lambda s, o: o["out"] * s[0] + (o["out"] if o["bias"] else 0), "fully connected layer",
+              ("out",)),
     LayerKind("flatten", (), lambda s, o: (math.prod(s),), doc="flatten to a vector (C, H, W order)"),
     LayerKind("dropout", (Param("p", "float", 0.5, minimum=0, maximum=0.999),), _same,
               doc="zero elements with probability p while training"),
@@ -111,3 +115,4 @@ QUANTUM_LAYERS = {
     "qdense": (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qdense(qubits=4)`"), *_common),
     "qnn": (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qnn(qubits=8)`"), *_common),
 }
+QUANTUM_GROWS_WITH = {"quanv": ("filters", "qubits", "padding"), "qdense": ("qubits",), "qnn": ("qubits",)}

@@ -11,9 +11,10 @@ from ..quantum.gates import GATES
 from ..quantum.templates import TEMPLATES
 from ..schema import Param
 from ..syntax import ast
-from .context import CheckOptions, Reporter, did_you_mean
-from .layers import LAYERS, QUANTUM_LAYERS, Problem, show_shape, window_size
+from .context import CheckOptions, Reporter, did_you_mean, raise_limit
+from .layers import LAYERS, QUANTUM_GROWS_WITH, QUANTUM_LAYERS, Problem, show_shape, window_size
 from .quantum import Block
+from .budget import culprit
 from .values import Invalid, Scope, bind, integer
 
 INPUTS = {"image": ("C", "H", "W"), "vector": ("N",)}
@@ -25,11 +26,14 @@ def check_model(defn: ast.ModelDef, circuits: dict, report: Reporter, options: C
         report.error("E409", f"model `{defn.name}` does not start with an `input`", defn.name_span,
                      "begin the model with e.g. `input x: image(1, 28, 28)` or `input x: vector(4)`")
         return None
-    model_input = check_input(body[0], report)
+    model_input = check_input(body[0], report, options)
     shape = model_input.shape if model_input else None
-    layers, ok = [], model_input is not None
+    layers, ok, params = [], model_input is not None, 0
     for stmt in _unrolled(body[1:], report):
         layer = check_layer(stmt, shape, circuits, report, options)
+        if layer is not None and not _fits(stmt, layer, params, defn.name, report, options):
+            layer = None
+        params += 0 if layer is None else _allocated(layer)
         ok = ok and layer is not None
         shape = layer.out_shape if layer is not None else None
         if layer is not None:
@@ -37,7 +41,7 @@ def check_model(defn: ast.ModelDef, circuits: dict, report: Reporter, options: C
     return ir.Model(defn.name, model_input, tuple(layers), defn.span) if ok else None
 
 
-def check_input(stmt: ast.Input, report: Reporter) -> ir.InputSpec | None:
+def check_input(stmt: ast.Input, report: Reporter, options: CheckOptions) -> ir.InputSpec | None:
     dims = INPUTS.get(stmt.kind)
     if dims is None:
         report.error("E207", f"unknown input kind `{stmt.kind}`", stmt.span, did_you_mean(stmt.kind, INPUTS))
@@ -46,7 +50,42 @@ def check_input(stmt: ast.Input, report: Reporter) -> ir.InputSpec | None:
     values = bind(schema, stmt.args, report, f"`{stmt.kind}`", stmt.span)
     if values is None:
         return None
-    return ir.InputSpec(stmt.name, stmt.kind, tuple(values[d] for d in dims), stmt.span)
+    shape = tuple(values[d] for d in dims)
+    if math.prod(shape) > options.max_elements:
+        _, span = culprit(stmt, schema, values, dims)
+        report.error("E417", f"input `{stmt.name}` holds {math.prod(shape):,} values per sample; "
+                     f"a tensor may hold at most {options.max_elements:,}", span,
+                     f"downsample the data to a smaller `{stmt.kind}`, or {raise_limit('max_elements')}")
+        return None
+    return ir.InputSpec(stmt.name, stmt.kind, shape, stmt.span)
+
+
+def _fits(stmt: ast.Call, layer, before: int, model: str, report: Reporter, options: CheckOptions) -> bool:
+    """Whether `layer` keeps within the per-sample tensor size (E417) and, with the `before`
+    parameters of the layers above it, the model's parameter limit (E416); reports if not."""
+    quantum = isinstance(layer, ir.QuantumLayer)
+    schema, grows = (QUANTUM_LAYERS[layer.kind], QUANTUM_GROWS_WITH[layer.kind]) if quantum else \
+        (LAYERS[layer.kind].schema, LAYERS[layer.kind].grows_with)
+    name, span = culprit(stmt, schema, dict(layer.options), grows)
+    fix = f"lower `{name}`" if name else "make the layers before it smaller"
+    elements, params, limit = math.prod(layer.out_shape), _allocated(layer), options.max_parameters
+    if elements > options.max_elements:
+        report.error("E417", f"`{layer.kind}` outputs {elements:,} values per sample {show_shape(layer.out_shape)}; "
+                     f"a tensor may hold at most {options.max_elements:,}", span,
+                     f"{fix}, or {raise_limit('max_elements')}")
+        return False
+    if before + params > limit:
+        needs = f"needs {params:,} parameters" if not before else \
+            f"brings model `{model}` to {before + params:,} parameters"
+        report.error("E416", f"`{layer.kind}` {needs}; a model may hold at most {limit:,} parameters", span,
+                     f"{fix}, or {raise_limit('max_parameters')}")
+        return False
+    return True
+
+
+def _allocated(layer) -> int:
+    """Numbers a layer's parameters take: trainable ones, and a quantum layer's fixed weights too."""
+    return sum(w.size for w in layer.block.weights) if isinstance(layer, ir.QuantumLayer) else layer.params
 
 
 MAX_LAYERS = 10_000
@@ -127,6 +166,8 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
                      stmt.span, "use fewer qubits (a smaller kernel, `dense_angle` or `amplitude` encoding), "
                                 "or raise the limit with `--max-qubits`")
         return None
+    if positions is not None and not _simulation_fits(stmt, values, qubits, math.prod(positions), report, options):
+        return None
     block = Block(report, circuits, options, qubits, features, values.get("filters", 1), values["trainable"],
                   values["seed"])
     block.run_block(stmt.body)
@@ -137,6 +178,24 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
     out = (outputs, *positions) if stmt.name == "quanv" else (outputs,)
     params = sum(w.size for w in resolved.weights if w.trainable)
     return ir.QuantumLayer(stmt.name, shape, out, resolved, tuple(values.items()), params, stmt.span)
+
+
+def _simulation_fits(stmt: ast.Call, values: dict, qubits: int, patches: int, report: Reporter,
+                     options: CheckOptions) -> bool:
+    """E418 unless one sample's state vectors (patches × filters × 2^qubits complex128 amplitudes,
+    all evaluated as one batch) fit in `max_simulation_mib`."""
+    filters = values.get("filters", 1)
+    needed = patches * filters * 16 << min(qubits, 256)
+    if needed <= options.max_simulation_mib << 20:
+        return True
+    factors = ([f"{patches:,} patches"] if stmt.name == "quanv" else []) + \
+        ([f"{filters:,} filters"] if filters > 1 else []) + [f"2^{qubits} amplitudes × 16 bytes"]
+    _, span = culprit(stmt, QUANTUM_LAYERS[stmt.name], values, QUANTUM_GROWS_WITH[stmt.name])
+    report.error("E418", f"`{stmt.name}` needs {needed / 2 ** 20:,.0f} MiB of state vectors per sample "
+                 f"({' × '.join(factors)}); the limit is {options.max_simulation_mib:,} MiB", span,
+                 "use fewer qubits" + (", filters or patches (a larger `stride`)" if stmt.name == "quanv" else "")
+                 + f", or {raise_limit('max_simulation_mib')}")
+    return False
 
 
 def _features(stmt, shape, values, report) -> tuple[int | None, tuple | None]:

@@ -19,9 +19,9 @@ from .values import Invalid, Scope, integer
 def check(spec: ast.Spec, options: CheckOptions = CheckOptions()) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Resolve a parsed spec. Returns (Program, []) or (None, all diagnostics, sorted)."""
     report = Reporter()
-    circuits = _definitions(spec, report)
-    for defn in circuits.values():
-        _check_circuit(defn, circuits, report, options)
+    circuits, summaries = _definitions(spec, report), {}
+    for defn in _callees_first(circuits):
+        _check_circuit(defn, circuits, report, options, summaries)
     model_defs = [i for i in spec.items if isinstance(i, ast.ModelDef)]
     named = {}
     for defn in model_defs:
@@ -69,8 +69,44 @@ def _definitions(spec: ast.Spec, report: Reporter) -> dict[str, ast.CircuitDef]:
     return circuits
 
 
-def _check_circuit(defn: ast.CircuitDef, circuits, report: Reporter, options: CheckOptions) -> None:
-    """Check a circuit on its own, on fresh qubits, so errors in it are reported once even if unused."""
+def _callees_first(circuits: dict[str, ast.CircuitDef]) -> list[ast.CircuitDef]:
+    """The definitions, each after the circuits it calls (but where they call each other), so that
+    checking a circuit can count the ones it calls from their summaries. Iterative: chains of calls
+    may be as long as the file allows."""
+    order, seen = [], set()
+    for root in circuits:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(_callees(circuits[root].body, circuits)))]
+        while stack:
+            name, callees = stack[-1]
+            callee = next((c for c in callees if c not in seen), None)
+            if callee is None:
+                stack.pop()
+                order.append(circuits[name])
+            else:
+                seen.add(callee)
+                stack.append((callee, iter(_callees(circuits[callee].body, circuits))))
+    return order
+
+
+def _callees(body, circuits) -> list[str]:
+    """Names of the circuits a body calls, in order, looking inside loops and `ctrl @`."""
+    found = []
+    for stmt in body:
+        while isinstance(stmt, ast.Ctrl):
+            stmt = stmt.stmt
+        if isinstance(stmt, ast.Call) and stmt.name in circuits:
+            found.append(stmt.name)
+        elif isinstance(stmt, (ast.For, ast.Repeat)):
+            found += _callees(stmt.body, circuits)
+    return found
+
+
+def _check_circuit(defn: ast.CircuitDef, circuits, report: Reporter, options: CheckOptions, summaries: dict) -> None:
+    """Check a circuit on its own, on fresh qubits, so errors in it are reported once even if unused.
+    A circuit without errors leaves its summary (gates, steps, weights) in `summaries`."""
     scope, next_qubit = Scope(features=None), 0
     for param in defn.params:
         if param.name in scope.qubits:
@@ -88,6 +124,9 @@ def _check_circuit(defn: ast.CircuitDef, circuits, report: Reporter, options: Ch
         scope.qubits[param.name] = (qubits, size is not None)
         next_qubit += len(qubits)
     scope.register = tuple(range(next_qubit))
-    block = Block(report, circuits, options, next_qubit, None, calls=(defn.name,))
+    block, reported = Block(report, circuits, options, next_qubit, None, calls=(defn.name,), summaries=summaries), \
+        report.reported
     for stmt in defn.body:
         block.stmt(stmt, scope, in_circuit=True)
+    if report.reported == reported:
+        summaries[defn.name] = (block.gates, block.steps, block.weight_count)

@@ -6,6 +6,7 @@ each `param` of each circuit call gets its own weight tensor.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .. import ir
@@ -14,8 +15,9 @@ from ..quantum.encodings import ENCODINGS
 from ..quantum.gates import ALIASES, GATES
 from ..quantum.templates import TEMPLATES, pooled
 from ..syntax import ast
-from .context import CheckOptions, Reporter, did_you_mean
+from .context import CheckOptions, Reporter, did_you_mean, raise_limit
 from .layers import LAYERS, QUANTUM_LAYERS
+from .budget import MAX_DEPTH, circuit_bounds, culprit, first_gate, lower_bounds
 from .values import Invalid, Scope, angle, bind, integer
 
 MEASURE_BASES = ("z", "x", "y", "zz", "probs")
@@ -40,10 +42,29 @@ class Block:
     calls: tuple[str, ...] = ()  # circuits being inlined, to catch recursion
     overflow: bool = False
     steps: int = 0  # statements executed, so loops with empty bodies are bounded too
+    gates: int = 0  # gates after templates and encodings expand
+    weight_count: int = 0  # numbers in `weights`, filters included
+    depth: int = 0  # statements being executed inside one another
     measured: bool = False  # a `measure` statement was seen, valid or not
+    names: dict = field(default_factory=dict)  # weight tensor name -> next free numeric suffix
+    # circuits checked on their own without error -> their (gates, steps, weights); given only while
+    # checking circuits on their own, whose operations are not kept, so a call can count instead of expand
+    summaries: dict | None = None
+    reused: tuple[int, int] = (0, 0)  # gates and steps counted from `summaries`
 
     def __post_init__(self):
         self.active = tuple(range(self.qubits))
+        self.spent_before = self.report.spent  # operations of the blocks checked before this one
+
+    @property
+    def cost(self) -> int:
+        """Operations so far: gates, or a quarter of the statements run if that is more."""
+        return max(self.gates, self.steps // 4)
+
+    @property
+    def work(self) -> int:
+        """`cost`, less what was counted from circuits' summaries instead of being expanded."""
+        return max(self.gates - self.reused[0], (self.steps - self.reused[1]) // 4)
 
     # ---- entry points -----------------------------------------------------------------------
     def run_block(self, body: tuple[ast.Stmt, ...]) -> None:
@@ -55,6 +76,8 @@ class Block:
                 self.stmt(stmt, scope, in_circuit=False)
 
     def finish(self, span: Span | None) -> ir.QuantumBlock | None:
+        if self.overflow:  # expansion stopped part way: the block is incomplete
+            return None
         if self.measurement is None:
             if not self.measured:
                 self.report.error("E406", "quantum block has no `measure`", span,
@@ -68,6 +91,7 @@ class Block:
         if self.overflow:
             return
         self.steps += 1
+        self.depth += 1
         try:
             match stmt:
                 case ast.Call():
@@ -94,27 +118,51 @@ class Block:
                     self.report.error("E307", f"`{_keyword(stmt)}` is not allowed {where}", stmt.span, _allowed(stmt))
         except Invalid:
             pass
-        if max(len(self.operations), self.steps // 4) > self.options.max_operations:
-            self.overflow_error(stmt)
+        finally:
+            self.depth -= 1
+        self.check_cost(stmt)
 
-    def overflow_error(self, stmt) -> None:
-        if not self.overflow:
-            self.overflow = True
+    def check_cost(self, stmt) -> None:
+        """Stop with E415 once the block, or the work of the whole spec so far, is past its limit."""
+        self.report.spent = self.spent_before + self.work
+        if self.cost > self.options.max_operations or self.report.spent > self.options.max_total_operations:
+            self.overflow_error(stmt, self.cost)
+
+    def overflow_error(self, stmt, cost: int) -> None:
+        if self.overflow:
+            return
+        self.overflow, limit = True, self.options.max_total_operations
+        if cost > self.options.max_operations:
             self.report.error("E415", f"block expands to more than {self.options.max_operations:,} operations",
                               stmt.span, "lower the loop bounds or `repeat` counts")
+        else:
+            self.report.error("E415", f"spec expands to more than {limit:,} operations in all", stmt.span,
+                              f"its blocks and circuits together may hold {limit:,}; lower loop bounds, `repeat` "
+                              f"counts or template sizes, or {raise_limit('max_total_operations')}")
 
-    def loop(self, stmt, var, values, body, scope, in_circuit, controls):
+    def loop(self, stmt, var, values: range, body, scope, in_circuit, controls):
         if var is not None and (var in scope.qubits or var in scope.weights or var in ("x", "pi")):
             self.report.error("E204", f"loop variable `{var}` shadows another name", stmt.span)
             return
-        for value in values:
+        gates, steps = lower_bounds(body, scope, self.circuits, self.report.bounds)
+        doomed = self.predicted(max(0, values.stop - values.start), gates, steps)  # not len(): past 2^63 it fails
+        for value in values[:1] if doomed else values:  # a doomed loop still has its body checked once
             inner = scope.child(**({var: value} if var else {}))
             for s in body:
                 self.stmt(s, inner, in_circuit, controls)
             self.steps += 1
-            if self.overflow or self.steps // 4 > self.options.max_operations:
-                self.overflow_error(stmt)
+            self.check_cost(stmt)
+            if self.overflow:
                 return
+        if doomed:
+            self.overflow_error((first_gate(body) if gates else None) or stmt, doomed)
+
+    def predicted(self, trips: int, gates: int, steps: int) -> int | None:
+        """The operations the block would reach after `trips` passes that emit at least `gates`
+        gates and run `steps` statements each, when that is past a limit; else None."""
+        cost = max(self.gates + trips * gates, (self.steps + trips * (steps + 1)) // 4)
+        limit = min(self.options.max_operations, self.options.max_total_operations - self.spent_before)
+        return cost if cost > limit else None
 
     def call(self, call: ast.Call, scope: Scope, in_circuit: bool, controls: tuple[int, ...]) -> None:
         if call.body is not None:
@@ -179,13 +227,14 @@ class Block:
             return
         self.emit(ir.Gate(call.name, tuple(q for qs, _ in resolved for q in qs), params, controls), call.span)
 
-    def emit(self, op, span) -> None:
+    def emit(self, op, span, gates: int = 1) -> None:
         qubits = op.all_qubits if isinstance(op, ir.Gate) else op.qubits
         if len(set(qubits)) != len(qubits):
             self.report.error("E407", "a qubit is used more than once in one operation", span,
                               f"qubits {', '.join(map(str, qubits))}")
             return
         self.operations.append(op)
+        self.gates += gates
 
     def inline(self, defn: ast.CircuitDef, call: ast.Call, scope: Scope, controls: tuple[int, ...]) -> None:
         if defn.name in self.calls:
@@ -193,6 +242,14 @@ class Block:
             self.report.error("E413", f"circuit `{defn.name}` calls itself"
                               + (f" ({' → '.join(chain)})" if len(chain) > 2 else ""), call.span,
                               "circuits are inlined, so recursion would never end")
+            return
+        if self.depth > MAX_DEPTH:
+            self.report.error("E413", f"circuit `{defn.name}` is called {self.depth} levels deep "
+                              f"(calls, loops and `ctrl @` nested), past the limit of {MAX_DEPTH}", call.span,
+                              "circuits are inlined; shorten the chain of circuits calling circuits")
+            return
+        if doomed := self.predicted(1, *circuit_bounds(defn.name, self.circuits, self.report.bounds)):
+            self.overflow_error(call, doomed)
             return
         if call.args:
             self.report.error("E301", f"circuit `{defn.name}` takes no arguments; its weights are `param`s",
@@ -215,6 +272,12 @@ class Block:
         inner.register = tuple(q for qs, _ in inner.qubits.values() for q in qs)
         if len(set(inner.register) | set(controls)) != len(inner.register) + len(controls):
             self.report.error("E407", f"a qubit is passed to `{defn.name}` more than once", call.span)
+            return
+        if not controls and self.summaries and defn.name in self.summaries:
+            gates, steps, weights = self.summaries[defn.name]
+            if not self.too_many_weights(f"`{defn.name}`", weights, call.span, "call it fewer times"):
+                self.gates, self.steps = self.gates + gates, self.steps + steps
+                self.reused = (self.reused[0] + gates, self.reused[1] + steps)
             return
         self.calls += (defn.name,)
         try:
@@ -261,15 +324,39 @@ class Block:
         if stmt.name in scope.weights or stmt.name in scope.qubits or stmt.name in ("x", "pi"):
             self.report.error("E204", f"`{stmt.name}` is already defined", stmt.span)
             return
+        if self.too_many_weights(f"`param {stmt.name}`", size or 1, stmt.span if stmt.size is None else stmt.size.span,
+                                 "declare fewer weights"):
+            return
         base = f"{self.calls[-1]}_{stmt.name}" if self.calls else stmt.name
         tensor = self.new_weights(base, () if size is None else (size,), stmt.span)
         scope.weights[stmt.name] = (tensor, size)
 
+    def too_many_weights(self, what: str, count: int, span, fix: str) -> bool:
+        """Count `count` more weights per filter; past `max_parameters`, report E416 and stop."""
+        count *= self.filters
+        self.weight_count += count
+        limit = self.options.max_parameters
+        if self.weight_count <= limit:
+            return False
+        self.overflow = True
+        per_filter = f" ({count // self.filters:,} per filter × {self.filters:,} filters)" if self.filters > 1 else ""
+        needs = f"needs {count:,} weights{per_filter}" if count == self.weight_count else \
+            f"brings the block to {self.weight_count:,} weights"
+        self.report.error("E416", f"{what} {needs}; a model may hold at most {limit:,} parameters", span,
+                          f"{fix}, or {raise_limit('max_parameters')}")
+        return True
+
     def new_weights(self, base: str, shape: ir.Shape, span, seed: int | None = None) -> str:
-        """Allocate a uniquely named weight tensor. Fixed tensors take `seed` (a template's own)
-        or else the layer's seed plus their position, so no two share a random stream."""
-        taken = {w.name for w in self.weights}
-        name = base if base not in taken else next(f"{base}_{k}" for k in range(2, 10**6) if f"{base}_{k}" not in taken)
+        """Allocate a uniquely named weight tensor: `base`, else `base_2`, `base_3`, … (the first
+        free). Fixed tensors take `seed` (a template's own) or else the layer's seed plus their
+        position, so no two share a random stream."""
+        name = base
+        if base in self.names:
+            k = self.names[base]
+            while f"{base}_{k}" in self.names:
+                k += 1
+            self.names[base], name = k + 1, f"{base}_{k}"
+        self.names.setdefault(name, 2)
         full = ((self.filters,) if self.filters > 1 else ()) + tuple(shape)
         if seed is None:
             seed = (self.seed or 0) + len(self.weights)
@@ -290,9 +377,16 @@ class Block:
         if (problem := kind.accepts(len(qubits), options)) is not None:
             self.report.error("E303", problem, call.span)
             return
+        gates = kind.gate_count(len(qubits), options, self.options.max_operations)
+        name, span = culprit(call, kind.schema, options, kind.grows_with)
+        if self.too_many_gates(f"`{call.name}`", gates, span, f"lower `{name}`" if name else "use fewer qubits"):
+            return
         shape = kind.weight_shape(len(qubits), options)
+        if shape is not None and self.too_many_weights(f"`{call.name}`", math.prod(shape), span,
+                                                       f"lower `{name}`" if name else "use fewer qubits or filters"):
+            return
         weights = None if shape is None else self.new_weights(call.name, shape, call.span, options.get("seed"))
-        self.emit(ir.Template(call.name, qubits, weights, tuple(sorted(options.items()))), call.span)
+        self.emit(ir.Template(call.name, qubits, weights, tuple(sorted(options.items()))), call.span, gates)
         if call.name == "qpool" and not in_circuit:
             dropped = set(qubits) - set(pooled(qubits))
             self.active = tuple(q for q in self.active if q not in dropped)
@@ -314,8 +408,24 @@ class Block:
         if (problem := kind.accepts(self.features, len(self.active), options)) is not None:
             self.report.error("E400", problem, stmt.span, _capacity_help(self.features or 0, len(self.active)))
             return
+        gates = kind.gate_count(len(self.active), options)
+        name, span = culprit(stmt, kind.schema, options, kind.grows_with)
+        if self.too_many_gates(f"`{stmt.kind}` encoding", gates, span,
+                               f"lower `{name}`" if name else "encode fewer values on fewer qubits"):
+            return
         features = tuple(range(self.features or 0))
-        self.emit(ir.Encoding(stmt.kind, self.active, features, tuple(sorted(options.items()))), stmt.span)
+        self.emit(ir.Encoding(stmt.kind, self.active, features, tuple(sorted(options.items()))), stmt.span, gates)
+
+    def too_many_gates(self, what: str, gates: int, span, fix: str) -> bool:
+        """E415 for one template or encoding past `max_operations` on its own (found arithmetically,
+        before anything is expanded); stops the block."""
+        limit = self.options.max_operations
+        if gates <= limit:
+            return False
+        self.overflow = True
+        self.report.error("E415", f"{what} expands to {gates:,} gates; a block may hold at most {limit:,} operations",
+                          span, f"{fix}, or {raise_limit('max_operations')}")
+        return True
 
     def measure(self, stmt: ast.Measure, scope: Scope, last: bool) -> None:
         self.measured = True

@@ -7,10 +7,12 @@ from ..syntax import ast
 from .context import Reporter, did_you_mean
 from .values import Invalid, Scope, bind, convert
 
+MAX_SAMPLES = 100_000  # generated datasets; files are bounded by the data budget when read (qnnc.train.data)
 DATASETS = {
-    "digits": (Param("classes", "ints", None, doc="digit classes to keep, e.g. `[0, 1]`"),
+    "digits": (Param("classes", "ints", None, minimum=0, maximum=9, doc="digit classes to keep, e.g. `[0, 1]`"),
                Param("size", "int", 8, minimum=2, maximum=64, doc="resize the 8×8 images to size×size")),
-    "bars_stripes": (Param("size", "int", 4, minimum=2, maximum=16), Param("samples", "int", 400, minimum=8),
+    "bars_stripes": (Param("size", "int", 4, minimum=2, maximum=16),
+                     Param("samples", "int", 400, minimum=8, maximum=MAX_SAMPLES),
                      Param("noise", "float", 0.0, minimum=0, maximum=1)),
     "npz": (Param("path", "string", doc='a MedMNIST-format file, e.g. `npz("pneumoniamnist.npz")`'),
             Param("size", "int", None, minimum=2, maximum=512)),
@@ -85,9 +87,49 @@ def _call(field: str, value: ast.Expr, report: Reporter):
         report.error("E503", f"unknown {what} `{value.name}`", value.span, did_you_mean(value.name, table))
         raise Invalid
     options = bind(schema, value.args, report, f"{what} `{value.name}`", value.span)
-    if options is None:
+    if options is None or not _dataset_rules(value, schema, options, report):
         raise Invalid
     return value.name, tuple(options.items())
+
+
+def _dataset_rules(call: ast.CallValue, schema, options: dict, report: Reporter) -> bool:
+    """E505 for dataset arguments that are in range one by one but unusable: see `_RULES`."""
+    ok = True
+    for name, rule in _RULES.get(call.name, {}).items():
+        expr = _argument(call, schema, name)
+        problem = rule(options[name], expr) if expr is not None else None
+        if problem:
+            report.error("E505", *problem)
+            ok = False
+    return ok
+
+
+def _argument(call: ast.CallValue, schema, name: str) -> ast.Expr | None:
+    positional = dict(zip((p.name for p in schema), (a.value for a in call.args if a.name is None)))
+    return positional.get(name) or next((a.value for a in call.args if a.name == name), None)
+
+
+def _distinct_classes(classes: tuple[int, ...], expr: ast.ListValue):
+    seen = set()
+    for value, item in zip(classes, expr.items):
+        if value in seen:
+            return f"class `{value}` is listed twice", item.span, "list each class once"
+        seen.add(value)
+    if len(classes) < 2:
+        return (f"`classes` keeps {len(classes)} class{'' if len(classes) == 1 else 'es'}; a classifier needs at "
+                "least two", expr.span, "e.g. `classes=[0, 1]`")
+    return None
+
+
+def _file_path(path: str, expr: ast.Expr):
+    if not path.strip():
+        return "the file path is empty", expr.span, 'name a file, e.g. `npz("pneumoniamnist.npz")`'
+    if any(ord(c) < 32 for c in path):
+        return "the file path holds a control character", expr.span, "name the file without line breaks or tabs"
+    return None
+
+
+_RULES = {"digits": {"classes": _distinct_classes}, "npz": {"path": _file_path}, "csv": {"path": _file_path}}
 
 
 def _example(field: str) -> str:

@@ -74,7 +74,7 @@ def _finite(value, expr, report: Reporter):
 
 def integer(expr: ast.Expr, scope: Scope, report: Reporter, what: str = "an integer") -> int:
     value = constant(expr, scope, report)
-    if isinstance(value, bool) or float(value) != int(value):
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
         report.error("E302", f"expected {what}, found `{value:g}`", expr.span)
         raise Invalid
     return int(value)
@@ -129,6 +129,10 @@ def angle(expr: ast.Expr, scope: Scope, report: Reporter) -> ir.Angle:
             if op == "%":
                 report.error("E308", "`%` needs constant operands in an angle", expr.span)
                 raise Invalid
+            if op == "/" and b == ir.Const(0.0):  # a data or weight angle divided by a constant 0
+                report.error("E308", "division by zero", expr.span,
+                             None if isinstance(right, ast.Number) else "the divisor is a constant that evaluates to 0")
+                raise Invalid
             return ir.Arith(op, a, b)
     return ir.Const(float(constant(expr, scope, report)))
 
@@ -178,6 +182,22 @@ def bind(schema: Schema, args: tuple[ast.Arg, ...], report: Reporter, what: str,
         except Invalid:
             ok = False
     return result if ok else None
+
+
+def largest_argument(args: tuple[ast.Arg, ...], schema: Schema, values: dict, names) -> tuple | None:
+    """(name, span) of the one with the largest value among the arguments `names` that the call
+    gives explicitly: where a limit diagnostic points. None when it gives none of them."""
+    given = {param.name: arg for param, arg in zip(schema, [a for a in args if a.name is None])}
+    given.update((a.name, a) for a in args if a.name is not None)
+    sized = [(_size(values.get(name)), -i, name) for i, name in enumerate(names) if name in given]
+    if not sized:
+        return None
+    name = max(sized)[2]
+    return name, given[name].span
+
+
+def _size(value) -> float:
+    return len(value) if isinstance(value, tuple) else value if isinstance(value, (int, float)) else 0
 
 
 def convert(param: Param, expr: ast.Expr, scope: Scope, report: Reporter, what: str):

@@ -1,4 +1,6 @@
-"""One allocator for every identifier the code generator emits: valid, unique, non-shadowing."""
+"""What outside text may become in generated code: identifiers from one allocator (valid, unique,
+non-shadowing), and any other string (file names, model and target names) only through
+`docstring_text` or `comment_text`, never pasted in raw."""
 from __future__ import annotations
 
 import builtins
@@ -39,3 +41,23 @@ def class_name(model: str) -> str:
     parts = [p for p in re.split(r"[^0-9A-Za-z]+", model) if p]
     name = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
     return f"Model{name}" if name[0].isdigit() or name in RESERVED else name
+
+
+def docstring_text(text: str) -> str:
+    """`text` escaped for the inside of a triple-quoted literal: backslashes, quotes and every
+    non-printable character (newlines, line separators, surrogates) as escape sequences, so the
+    literal ends where the generator ends it and Python reads back exactly `text`."""
+    return "".join(_ESCAPES.get(ch) or (ch if ch.isprintable() else _escape(ch)) for ch in text)
+
+
+def comment_text(text: str) -> str:
+    """`text` for a `#` comment: one line, its non-printable characters shown as escapes."""
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"'}
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -31,7 +31,9 @@ class EncodingKind:
     qubits_for: Callable[[int, Mapping], int]
     accepts: Callable[[int, int, Mapping], str | None]
     expand: Callable[[Qubits, tuple[int, ...], Mapping], list[Gate]]
+    gate_count: Callable[[int, Mapping], int]  # (n_qubits, options) -> len(expand(...)), not expanding
     doc: str
+    grows_with: tuple[str, ...] = ()  # arguments its size grows with, for limit diagnostics
 
 
 def _scaled(scale: float, angle: ir.Angle) -> ir.Angle:
@@ -168,21 +170,22 @@ _identity = lambda features, o: features  # noqa: E731
 ENCODINGS: dict[str, EncodingKind] = {k.name: k for k in (
     EncodingKind(
         "angle", (Param("rotation", "choice", "rx", choices=ROTATIONS), Param("scale", "float", 1.0)),
-        _identity, _one_per_qubit("angle"), _angle,
+        _identity, _one_per_qubit("angle"), _angle, lambda n, o: n,
         "PennyLane's AngleEmbedding(rotation) of scale * x: rotation(scale * x[i]) on qubit i; one "
         "feature per qubit."),
     EncodingKind(
         "dense_angle", (Param("scale", "float", math.pi),),
-        lambda features, o: math.ceil(features / 2), _dense_accepts, _dense_angle,
+        lambda features, o: math.ceil(features / 2), _dense_accepts, _dense_angle, lambda n, o: 2 * n,
         "Two features per qubit: ry(scale * x[2i]) then rz(scale * x[2i+1]) on qubit i."),
     EncodingKind(
         "basis", (Param("threshold", "float", 0.5),),
-        _identity, _one_per_qubit("basis"), _basis,
+        _identity, _one_per_qubit("basis"), _basis, lambda n, o: n,
         "PennyLane's BasisEmbedding of the bits b_i = (x[i] > threshold): rx(pi * b_i) on qubit i, "
         "which is X^b_i up to the global phase (-i)^b_i; one feature per qubit."),
     EncodingKind(
         "amplitude", (Param("normalize", "bool", True), Param("pad", "float", 0.0)),
         lambda features, o: max(1, math.ceil(math.log2(max(features, 1)))), _amplitude_accepts, _amplitude,
+        lambda n, o: 2 ** (n + 1) - 3,  # 2^n - 1 ry and 2^n - 2 cx
         "PennyLane's AmplitudeEmbedding(pad_with=pad, normalize=True) of real features: x padded with "
         "`pad` to 2^n values and normalised becomes the state's amplitudes (qubit 0 most significant). "
         "Gates: a Mottonen tree of uniformly controlled ry rotations, decomposed into 2^n - 1 ry and "
@@ -190,10 +193,11 @@ ENCODINGS: dict[str, EncodingKind] = {k.name: k for k in (
         "`amplitude_angles`."),
     EncodingKind(
         "iqp", (Param("reps", "int", 1, minimum=1),),
-        _identity, _one_per_qubit("iqp"), _iqp,
+        _identity, _one_per_qubit("iqp"), _iqp, lambda n, o: o["reps"] * (2 * n + n * (n - 1) // 2),
         "PennyLane's IQPEmbedding(n_repeats=reps) with its all-pairs pattern: per repetition, h then "
         "rz(x[i]) on each qubit i, then rzz(x[i] * x[j]) (= MultiRZ) on every pair i<j in "
-        "lexicographic order; one feature per qubit."),
+        "lexicographic order; one feature per qubit.",
+        grows_with=("reps",)),
 )}
 
 

@@ -11,6 +11,7 @@ neural network for classical data classification". Angles are radians.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -31,11 +32,17 @@ class TemplateKind:
     schema: Schema
     weight_shape: Callable[[int, Mapping], tuple[int, ...] | None]
     expand: Callable[[Qubits, Mapping, str | None], list[Gate]]
+    # (n_qubits, options, limit) -> the number of gates `expand` gives, computed without expanding:
+    # exact up to `limit`, any number above it past there (random_layers stops drawing); an upper
+    # bound for entangle=native, whose coupling graph is only known when compiling
+    gate_count: Callable[[int, Mapping, int], int]
     doc: str
     min_qubits: int = 1
     # (n_qubits, options) -> None, or an error message (rustc voice) for option values that
     # only fail in combination with the qubit count; the checker reports it at the call
     accepts: Callable[[int, Mapping], str | None] = lambda n, options: None
+    # the arguments its size grows with: a limit diagnostic points at the largest one given
+    grows_with: tuple[str, ...] = ("layers",)
 
 
 # ---- entangling patterns: (qubits, coupling) -> ordered (control, target) pairs ----------------
@@ -59,6 +66,13 @@ ENTANGLERS: dict[str, Callable[[Qubits, Sequence[tuple[int, int]] | None], Pairs
     "full": lambda q, _: list(itertools.combinations(q, 2)),
     "native": _native,
 }
+# how many pairs each pattern gives on n qubits (native: at most every pair)
+PAIR_COUNTS: dict[str, Callable[[int], int]] = {
+    "linear": lambda n: max(n - 1, 0),
+    "ring": lambda n: n if n > 2 else max(n - 1, 0),
+    "full": lambda n: n * (n - 1) // 2,
+    "native": lambda n: n * (n - 1) // 2,
+}
 
 
 # ---- layered templates ------------------------------------------------------------------------
@@ -66,23 +80,36 @@ def _rotations(n: int, options: Mapping) -> int:
     return n if options.get("rotations") is None else options["rotations"]
 
 
-def _random_layers(qubits: Qubits, o: Mapping, name: str | None) -> list[Gate]:
+def _random_gates(qubits: Qubits, o: Mapping, name: str | None):
     # the same generator calls, in the same order, as PennyLane's RandomLayers decomposition:
     # random() decides rotation vs cx, choice(gates) picks the rotation, then Wires.select_random
     # draws choice(n, size, replace=False) from the same generator
-    rng, n, gates = np.random.default_rng(o["seed"]), len(qubits), []
+    rng, n = np.random.default_rng(o["seed"]), len(qubits)
     for layer in range(o["layers"]):
         i = 0
         while i < _rotations(n, o):
             if rng.random() > o["ratio"]:
                 rotation = str(rng.choice(list(o["gates"])))
                 (wire,) = rng.choice(n, size=1, replace=False)
-                gates.append(Gate(rotation, (qubits[wire],), (Weight(name, (layer, i)),)))
+                yield Gate(rotation, (qubits[wire],), (Weight(name, (layer, i)),))
                 i += 1
             elif n > 1:
                 control, target = rng.choice(n, size=2, replace=False)
-                gates.append(Gate("cx", (qubits[control], qubits[target])))
-    return gates
+                yield Gate("cx", (qubits[control], qubits[target]))
+
+
+def _random_layers(qubits: Qubits, o: Mapping, name: str | None) -> list[Gate]:
+    return list(_random_gates(qubits, o, name))
+
+
+def _random_layers_count(n: int, o: Mapping, limit: int) -> int:
+    """The cx count is drawn, so it is only known by drawing: when the expected number of draws
+    (rotations / (1 - ratio)) is past `limit` it is the answer; else the draws are replayed,
+    stopping past `limit`, so the cost of counting is bounded either way."""
+    expected = math.ceil(o["layers"] * _rotations(n, o) / (1 - o["ratio"]))
+    if expected > limit:
+        return expected
+    return sum(1 for _ in itertools.islice(_random_gates(tuple(range(n)), o, None), limit + 1))
 
 
 def _cx(pairs: Pairs) -> list[Gate]:
@@ -120,6 +147,16 @@ def _strongly_entangling_accepts(n: int, o: Mapping) -> str | None:
         return f"`ranges` needs one entry per layer ({o['layers']}), got {len(ranges)}"
     bad = [r for r in ranges if n > 1 and r % n == 0]
     return f"`ranges` entries must not be multiples of the qubit count {n}, got {bad[0]}" if bad else None
+
+
+def _layered(per_qubit: Callable[[Mapping], int], entangle: Callable[[Mapping], str]):
+    """gate_count of a layered template: per layer, `per_qubit` rotations on each qubit, then a cx
+    per pair of its entangling pattern."""
+    return lambda n, o, limit: o["layers"] * (n * per_qubit(o) + PAIR_COUNTS[entangle(o)](n))
+
+
+def _strongly_entangling_count(n: int, o: Mapping, limit: int) -> int:
+    return o["layers"] * (3 * n + (n if n > 1 else 0))
 
 
 def _hardware_efficient(qubits: Qubits, o: Mapping, name: str | None) -> list[Gate]:
@@ -187,7 +224,7 @@ def pooled(active: Qubits) -> Qubits:
     return tuple(active[1::2]) + tuple(active[-1:] if len(active) % 2 else ())
 
 
-def _blockwise(table: dict[str, Block], pairs_of: Callable[[Qubits], Pairs]):
+def _blockwise(table: dict[str, Block], pairs_of: Callable[[Qubits], Pairs], pair_count: Callable[[int], int]):
     def shape(n: int, o: Mapping) -> tuple[int, ...]:
         params = table[o["block"]].params
         return (params,) if o["share"] else (len(pairs_of(tuple(range(n)))), params)
@@ -196,14 +233,17 @@ def _blockwise(table: dict[str, Block], pairs_of: Callable[[Qubits], Pairs]):
         block = table[o["block"]]
         return [g for p, pair in enumerate(pairs_of(qubits)) for g in block.gates(
             pair, lambda i: Weight(name, (i,) if o["share"] else (p, i)))]
-    return shape, expand
+
+    def gate_count(n: int, o: Mapping, limit: int) -> int:
+        return pair_count(n) * len(table[o["block"]].steps)
+    return shape, expand, gate_count
 
 
 # ---- the table -----------------------------------------------------------------------------------
 _layers = Param("layers", "int", REQUIRED, minimum=1, doc="number of layers, e.g. `layers=2`")
 _share = Param("share", "bool", True, doc="one weight vector for every pair (`false`: one per pair)")
-_conv_shape, _conv_expand = _blockwise(CONV_BLOCKS, conv_pairs)
-_pool_shape, _pool_expand = _blockwise(POOL_BLOCKS, pool_pairs)
+_conv_shape, _conv_expand, _conv_count = _blockwise(CONV_BLOCKS, conv_pairs, lambda n: max(n - 1, 0))
+_pool_shape, _pool_expand, _pool_count = _blockwise(POOL_BLOCKS, pool_pairs, lambda n: n // 2)
 
 
 def _random_layers_accepts(n: int, o: Mapping) -> str | None:
@@ -217,25 +257,25 @@ TEMPLATES: dict[str, TemplateKind] = {k.name: k for k in (
         "random_layers",
         (_layers, Param("seed", "int", 42, minimum=0), Param("rotations", "int", None, minimum=1),
          Param("ratio", "float", 0.3, minimum=0.0), Param("gates", "choices", ROTATIONS, choices=ROTATIONS)),
-        lambda n, o: (o["layers"], _rotations(n, o)), _random_layers,
+        lambda n, o: (o["layers"], _rotations(n, o)), _random_layers, _random_layers_count,
         "PennyLane's RandomLayers(weights (layers, rotations), ratio_imprim=ratio, imprimitive=CNOT, "
         "rotations=gates, seed=seed); `rotations` defaults to the qubit count. Per layer, until "
         "`rotations` rotations are placed: with probability 1-ratio a random gate from `gates` with "
         "the next weight on a random qubit, else a cx on two random distinct qubits (skipped on one "
         "qubit); the structure is drawn from numpy's default_rng(seed) exactly as PennyLane draws it.",
-        accepts=_random_layers_accepts),
+        accepts=_random_layers_accepts, grows_with=("layers", "rotations")),
     TemplateKind(
         "basic_entangler",
         (_layers, Param("rotation", "choice", "rx", choices=ROTATIONS),
          Param("entangle", "choice", "ring", choices=("ring", "linear", "full"))),
-        lambda n, o: (o["layers"], n), _basic_entangler,
+        lambda n, o: (o["layers"], n), _basic_entangler, _layered(lambda o: 1, lambda o: o["entangle"]),
         "PennyLane's BasicEntanglerLayers(weights (layers, n), rotation): per layer `rotation`"
         "(w[l, i]) on qubit i, then cx over the `entangle` pairs: ring = (i, i+1 mod n) for every i "
         "(a single cx on two qubits, PennyLane's rule), linear = (i, i+1), full = every i<j in "
         "lexicographic order."),
     TemplateKind(
         "strongly_entangling", (_layers, Param("ranges", "ints", None)),
-        lambda n, o: (o["layers"], n, 3), _strongly_entangling,
+        lambda n, o: (o["layers"], n, 3), _strongly_entangling, _strongly_entangling_count,
         "PennyLane's StronglyEntanglingLayers(weights (layers, n, 3), ranges): per layer l, on each "
         "qubit i Rot(w[l,i,0], w[l,i,1], w[l,i,2]) = rz(w[l,i,0]), ry(w[l,i,1]), rz(w[l,i,2]) in "
         "time order, then cx(i, i + r_l mod n) for i = 0..n-1 (none on one qubit); r_l defaults to "
@@ -246,6 +286,7 @@ TEMPLATES: dict[str, TemplateKind] = {k.name: k for k in (
         (_layers, Param("rotations", "choices", ("ry", "rz"), choices=ROTATIONS),
          Param("entangle", "choice", "linear", choices=("linear", "ring", "full", "native"))),
         lambda n, o: (o["layers"], n, len(o["rotations"])), _hardware_efficient,
+        _layered(lambda o: len(o["rotations"]), lambda o: o["entangle"]),
         "Per layer l: for each qubit i in order, its rotations r_k(w[l, i, k]) in the listed order; "
         "then cx over the `entangle` pairs: linear (i, i+1); ring adds (n-1, 0) when n > 2; full every "
         "i<j lexicographically; native the target's coupling edges among the block's qubits, in the "
@@ -254,23 +295,23 @@ TEMPLATES: dict[str, TemplateKind] = {k.name: k for k in (
     TemplateKind(
         "qconv",
         (Param("block", "choice", "su4", choices=tuple(CONV_BLOCKS)), _share),
-        _conv_shape, _conv_expand,
+        _conv_shape, _conv_expand, _conv_count,
         "QCNN convolution on the active qubits a0..a(n-1): the two-qubit `block` on (a0,a1), (a2,a3), "
         "... then (a1,a2), (a3,a4), ... (n-1 pairs, no wrap-around); weights (P,) shared by every pair, "
         "or (pairs, P) with share=false. Blocks (Hur et al. 2022), on pair (a, b): su4 (P=15) = u(w0..2) "
         "a, u(w3..5) b, cx a,b, ry(w6) a, rz(w7) b, cx b,a, ry(w8) a, cx a,b, u(w9..11) a, u(w12..14) b; "
         "so4 (P=6) = ry(w0) a, ry(w1) b, cx a,b, ry(w2) a, ry(w3) b, cx a,b, ry(w4) a, ry(w5) b; "
         "ry_cx (P=2) = ry(w0) a, ry(w1) b, cx a,b.",
-        min_qubits=2),
+        min_qubits=2, grows_with=()),
     TemplateKind(
         "qpool",
         (Param("block", "choice", "controlled", choices=tuple(POOL_BLOCKS)), _share),
-        _pool_shape, _pool_expand,
+        _pool_shape, _pool_expand, _pool_count,
         "QCNN pooling on pairs (d, k) = (a0,a1), (a2,a3), ...: d is dropped, k kept (an unpaired "
         "last qubit stays active); weights (P,) shared or (pairs, P). controlled (P=2, Hur et al.): "
         "crz(w0) d,k; x d; crx(w1) d,k (d is not flipped back). measure (P=3): measure d and apply "
         "u(w0, w1, w2) to k when the outcome is 1, i.e. a controlled-u with a measured control.",
-        min_qubits=2),
+        min_qubits=2, grows_with=()),
 )}
 
 

@@ -5,7 +5,10 @@ the parse tree into `qnnc.syntax.ast` nodes in one Transformer.
 """
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -48,16 +51,35 @@ def parser() -> Lark:
 
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     """The text of a spec file, or None and a diagnostic (missing, too large, not UTF-8)."""
+    if not str(path):
+        return None, [Diagnostic("E001", "no file given: the path is empty", help="name a .qnn spec file")]
     try:
-        data = Path(path).read_bytes()
+        data = read_bounded(path, MAX_BYTES + 1)
     except OSError as exc:
         return None, [Diagnostic("E001", f"cannot read file: {exc.strerror or exc}")]
     return decode_source(data)
 
 
+def read_bounded(path: str | Path, limit: int) -> bytes:
+    """At most `limit` bytes of `path`, which may also be a device or a pipe (`/dev/zero` ends at
+    the limit; a pipe with no writer reads as empty instead of waiting forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size < limit and (chunk := os.read(fd, min(1 << 20, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def decode_source(data: bytes) -> tuple[str | None, list[Diagnostic]]:
     if len(data) > MAX_BYTES:
-        return None, [Diagnostic("E003", f"file is too large ({len(data):,} bytes; the limit is {MAX_BYTES:,})",
+        return None, [Diagnostic("E003", f"file is too large (more than {MAX_BYTES:,} bytes, the limit)",
                                  help="a .qnn spec describes one architecture; generate data files separately")]
     try:
         text = data.decode("utf-8")

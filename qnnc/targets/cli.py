@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 from qnnc.diagnostics import Diagnostic, SpecError, print_diagnostics
-from qnnc.emit.artifacts import write_file
+from qnnc.emit.output import destination, write_output, write_output_file
 
 LEVEL_HELP = "optimisation level 0-3 (default 2; 3 searches placements and pass orders)"
-MARKERS = ("compile.json", "manifest.json")  # a directory holding one of these is ours to replace
+DRAW_FORMATS = (".txt", ".png", ".svg", ".pdf")
+FORCE_HELP = "move an existing output that qnnc did not write aside (to NAME.old-N) instead of refusing"
 
 
 def add_compile_commands(commands) -> None:
@@ -25,7 +26,8 @@ def add_compile_commands(commands) -> None:
         "write DIR/circuits/<layer>.qasm (OpenQASM 3) and .json (pytket), compile.json, timings.json and "
         "report.md. Nothing is written if anything fails.")
     compile_.add_argument("spec", metavar="SPEC", help="a .qnn spec file")
-    compile_.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
+    compile_.add_argument("-o", "--output", metavar="DIR", required=True,
+                          help="output directory (replaced only if qnnc wrote it; see --force)")
     compile_.add_argument("--bind", metavar="FILE", help="trained weights (torch .pt: `layer.tensor` -> "
                           "tensor) to bind before compiling; data stays symbolic")
     compile_.set_defaults(run=run_compile)
@@ -42,6 +44,7 @@ def add_compile_commands(commands) -> None:
     for sub in (compile_, draw):
         _target_options(sub, required=sub is compile_)
         sub.add_argument("--model", metavar="NAME", help="the model to compile (default: the first)")
+        sub.add_argument("--force", action="store_true", help=FORCE_HELP)
         sub.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=argparse.SUPPRESS)
 
 
@@ -60,17 +63,16 @@ def _target_options(parser, required: bool) -> None:
 def run_compile(args) -> int:
     from qnnc.targets.report import compiled_table
 
+    destination(args.output, (args.spec, args.bind), kind="folder")  # refuse a bad -o before compiling
     compiled = _compile(args, bind=args.bind)
     if isinstance(compiled, int):
         return compiled
     files = emitted_files(args, compiled)
-    try:
-        write_directory(Path(args.output), files)
-    except OSError as exc:
-        print(f"qnnc: error: cannot write `{args.output}`: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    written = write_output(args.output, files, force=args.force, inputs=(args.spec, args.bind))
     sys.stdout.write(compiled_table(compiled))
     print(f"wrote {len(files)} files to {args.output}")
+    for line in written.messages():
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -85,10 +87,10 @@ def emitted_files(args, device) -> dict[str, str]:
 
 
 def _checked(args):
-    from qnnc.check import CheckOptions, check_file
+    from qnnc.check import check_file
+    from qnnc.command_line import check_options
 
-    limit = getattr(args, "max_qubits", None)
-    return check_file(args.spec, CheckOptions(max_qubits=limit) if limit else CheckOptions())
+    return check_file(args.spec, check_options(args))
 
 
 def run_show_target(args) -> int:
@@ -104,8 +106,12 @@ def run_show_target(args) -> int:
 def run_draw(args) -> int:
     from pytket import Qubit
 
-    from qnnc.targets.draw import draw_png, draw_text
+    from qnnc.targets.draw import draw_image, draw_text
 
+    if not args.output.lower().endswith(DRAW_FORMATS):
+        print(f"qnnc: error: cannot draw to `{args.output}`: unknown format\n  help: end the name with one of "
+              f"{', '.join(DRAW_FORMATS)}", file=sys.stderr)
+        return 2
     if args.compiled and not args.target:
         print("qnnc: error: `--compiled` needs `--target`\n  help: e.g. `--compiled --target ibm_brisbane`",
               file=sys.stderr)
@@ -127,10 +133,11 @@ def run_draw(args) -> int:
     else:
         drawn, physical = layer.lowered.circuit, False
         measured = [Qubit(q) for q in layer.lowered.measured]
-    if args.output.endswith(".txt"):
-        write_file(Path(args.output), draw_text(drawn, measured, physical))
-    else:
-        draw_png(drawn, args.output, measured, physical)
+    destination(args.output, (args.spec,), kind="file")
+    suffix = Path(args.output).suffix.lower()
+    picture = draw_text(drawn, measured, physical) if suffix == ".txt" else draw_image(drawn, suffix, measured, physical)
+    for line in write_output_file(args.output, picture, force=args.force, inputs=(args.spec,)).messages():
+        print(line, file=sys.stderr)
     print(f"wrote {args.output}")
     return 0
 
@@ -145,13 +152,13 @@ def _measured_nodes(circuit):
 # ---- shared --------------------------------------------------------------------------------------
 def _compile(args, bind: str | None = None, target: str | None = None, level: int | None = None):
     """The CompiledModel for the command's spec and options, or an exit status after reporting."""
-    from qnnc.check import CheckOptions, check_file
+    from qnnc.check import check_file
+    from qnnc.command_line import check_options
     from qnnc.targets.compile import compile_for_target
     from qnnc.targets.load import TargetError, load_target
 
-    spec = getattr(args, "spec", None) or args.file  # `qnnc show` calls it `file`
-    limit = getattr(args, "max_qubits", None)  # `qnnc show --max-qubits N`
-    program, diagnostics, source = check_file(spec, CheckOptions(max_qubits=limit) if limit else CheckOptions())
+    spec = args.spec if hasattr(args, "spec") else args.file  # `qnnc show` calls it `file`
+    program, diagnostics, source = check_file(spec, check_options(args))
     if diagnostics:
         return _report_errors(diagnostics, spec, source, args)
     models = [m.name for m in program.models]
@@ -186,13 +193,3 @@ def _load_bind(path: str) -> dict:
 
 def _report_errors(diagnostics, path: str, source: str, args) -> int:
     return print_diagnostics(diagnostics, path, source, args.color)
-
-
-def write_directory(directory: Path, files: dict[str, str]) -> None:
-    """Write `files` ({relative path: text}) as `directory`, all at once (`qnnc.emit.artifacts`).
-    An existing directory is replaced only if qnnc wrote it (or it is empty)."""
-    from qnnc.emit.artifacts import write_directory as write_atomically
-
-    if directory.exists() and any(directory.iterdir()) and not any((directory / m).exists() for m in MARKERS):
-        raise OSError(f"`{directory}` exists and was not written by qnnc; not replacing it")
-    write_atomically(directory, files)

@@ -16,6 +16,7 @@ from pytket import Circuit, Qubit
 
 from qnnc import ir
 from qnnc.diagnostics import Diagnostic, SpecError
+from qnnc.emit.model_code import layer_attributes
 from qnnc.quantum.lower import LoweredBlock, lower_block, with_measurements
 from qnnc.targets.load import load_target
 from qnnc.targets.metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
@@ -89,7 +90,7 @@ def compile_for_target(source: ir.Program | ir.Model, target: Target | str, leve
     chosen = source.model(model) if isinstance(source, ir.Program) else source
     if level not in (0, 1, 2, 3):
         raise CompileError([Diagnostic("E704", f"unknown compile level `{level}`", help="use -O 0, 1, 2 or 3")])
-    bind = _nested(bind or {})
+    bind = _nested(bind or {}, chosen)
     quantum = [(i, layer) for i, layer in enumerate(chosen.layers) if isinstance(layer, ir.QuantumLayer)]
     unknown = sorted(set(bind) - {layer_name(i, layer) for i, layer in quantum})
     if unknown:
@@ -230,16 +231,40 @@ def _logical_coupling(target: Target, region: tuple[int, ...]) -> list[tuple[int
 
 
 # ---- binding trained weights ------------------------------------------------------------------------
-def _nested(bind: Mapping) -> dict[str, dict]:
-    """{layer: {tensor: array}} from either that form or flat `layer.tensor` keys."""
+def _nested(bind: Mapping, model: ir.Model) -> dict[str, dict]:
+    """{layer: {tensor: array}} from that form, from flat `layer.tensor` keys, or from the
+    `state_dict` of a trained model (`quanv.block.weights.w`, as `qnnc train` saves in model.pt;
+    the classical layers' entries are skipped). Values must be finite numbers."""
+    by_attribute = dict(zip(layer_attributes(model), enumerate(model.layers)))
     nested: dict[str, dict] = {}
     for key, value in bind.items():
         if isinstance(value, Mapping):
-            nested.setdefault(key, {}).update(value)
-        else:
-            layer, _, tensor = str(key).partition(".")
-            nested.setdefault(layer, {})[tensor] = value
+            nested.setdefault(str(key), {}).update({t: _finite(f"{key}.{t}", v) for t, v in value.items()})
+            continue
+        head, _, rest = str(key).partition(".")
+        if head in by_attribute:
+            index, layer = by_attribute[head]
+            part = rest.split(".")
+            if isinstance(layer, ir.QuantumLayer) and len(part) == 3 and part[:2] in (["block", "weights"],
+                                                                                     ["block", "fixed"]):
+                nested.setdefault(layer_name(index, layer), {})[part[2]] = _finite(str(key), value)
+            continue
+        nested.setdefault(head, {})[rest] = _finite(str(key), value)
     return nested
+
+
+def _finite(key: str, value) -> np.ndarray:
+    try:
+        array = _numpy(value)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise CompileError([Diagnostic("E703", f"weights `{key}` are not numbers ({type(value).__name__})",
+                                       help="bind tensors of floats, e.g. the model.pt that `qnnc train` writes")])
+    if not np.isfinite(array).all():
+        raise CompileError([Diagnostic("E703", f"weights `{key}` contain NaN or infinity",
+                                       help="bind finite values; a diverged training run gives NaN weights")])
+    return array
 
 
 def _bound_circuits(lowered: LoweredBlock, block: ir.QuantumBlock, bind, name: str, layer):

@@ -7,7 +7,6 @@ measurement included.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from pytket import Circuit, Qubit
 
@@ -27,9 +26,12 @@ def draw_text(circuit: Circuit, measured: Sequence[Qubit] = (), physical: bool =
     return str(drawing) + "\n"
 
 
-def draw_png(circuit: Circuit, path: str | Path, measured: Sequence[Qubit] = (), physical: bool = True) -> None:
-    """Save the circuit diagram as an image at `path` (the suffix picks the format). Uses qiskit's
-    matplotlib drawer when its optional `pylatexenc` is installed, else renders the text diagram."""
+def draw_image(circuit: Circuit, suffix: str, measured: Sequence[Qubit] = (), physical: bool = True) -> bytes:
+    """The circuit diagram as an image file's bytes (`suffix` ".png", ".svg" or ".pdf" picks the
+    format). Uses qiskit's matplotlib drawer when its optional `pylatexenc` is installed, else
+    renders the text diagram."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,5 +47,7 @@ def draw_png(circuit: Circuit, path: str | Path, measured: Sequence[Qubit] = (),
         width, height = max(map(len, lines)), len(lines)
         figure = plt.figure(figsize=(max(2.0, 0.075 * width), max(1.0, 0.16 * height)))
         figure.text(0.01, 0.99, text, family="DejaVu Sans Mono", fontsize=9, va="top", ha="left")
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    image = io.BytesIO()
+    figure.savefig(image, format=suffix.lstrip("."), dpi=120, bbox_inches="tight")
     plt.close(figure)
+    return image.getvalue()

@@ -1,17 +1,22 @@
 """The target schema and its validator: one pass over a YAML document that collects every
 problem as (code, key path, message, help) and builds the `Target` when there is none.
-The schema itself is described in `qnnc.targets.load`."""
+The schema itself is described in `qnnc.targets.load`.
+
+Every size is bounded before anything is built from it (E602, limits below), so a target that
+validates expands to at most MAX_EDGES coupling edges (all-to-all: MAX_ALL_TO_ALL_QUBITS
+qubits), and its coupling graph joins all of its qubits (E606), which routing needs."""
 from __future__ import annotations
 
 import difflib
 import json
 import math
 import re
+import unicodedata
 
 import yaml
 
 from qnnc.diagnostics import Diagnostic, Span
-from qnnc.targets import model
+from qnnc.targets import model, yaml_safe
 from qnnc.targets.model import NATIVE_GATE_QUBITS, NON_GATE_OPERATIONS, Target
 
 # key: (required, expected form)
@@ -35,6 +40,15 @@ GENERATORS = {
     "grid": (("rows", "cols"), lambda r, c: r * c, model.grid),
     "heavy_hex": (("distance",), model.heavy_hex_size, model.heavy_hex),
 }
+# Limits (E602): compile time grows fast with the coupling graph (pytket places and routes on it)
+MAX_QUBITS = 1024  # IBM's Eagle/Heron devices have 127/133; heavy_hex up to distance 19 (883)
+MAX_ALL_TO_ALL_QUBITS = 256  # all_to_all lists every pair: 32,640 edges
+MAX_EDGES = 4096  # coupling edges and `errors.two_qubit` entries of other couplings
+MAX_KEYS = 64  # keys of one mapping (`durations` has at most one per native gate)
+MAX_GATES = 64  # entries of `native_gates`
+MAX_NAME_CHARS, MAX_TEXT_CHARS = 64, 1000  # `name`; `description` and `source`
+LIMIT_HELP = "the limits on target files are listed under E602 in docs/errors.md"
+ALLOWED_CONTROLS = "\t\n"  # in `description` and `source`; other control and format characters are refused
 PROBABILITY = "a number in [0, 1]"
 SECONDS = "a positive number of seconds"
 IN_RANGE = {PROBABILITY: lambda v: 0 <= v <= 1, SECONDS: lambda v: v > 0}
@@ -49,6 +63,13 @@ class Checker:
     def report(self, code, path, message, help=None, at_key=False):
         self.problems.append((code, tuple(path), message, help, at_key))
 
+    def within(self, amount, limit, path, subject, help=LIMIT_HELP, at_key=False) -> bool:
+        """Whether amount ≤ limit; else an E602 problem `{subject with amount}, more than the limit`."""
+        if amount <= limit:
+            return True
+        self.report("E602", path, f"{subject.format(_amount(amount))}, more than the limit of {limit:,}", help, at_key)
+        return False
+
     def expect(self, ok, path, value, form) -> bool:
         if not ok:
             hint = "YAML reads a number without a `.` such as `1e-3` as a string; write `1.0e-3`" \
@@ -62,10 +83,13 @@ class Checker:
         span = (key_spans if at_key else value_spans).get(path) or key_spans.get(path)
         return Diagnostic(code, message, span, help)
 
-    def keys(self, mapping, path, allowed, required):
+    def keys(self, mapping, path, allowed, required) -> bool:
+        """Report unknown and missing keys; False (nothing checked) past MAX_KEYS keys."""
+        if not self.within(len(mapping), MAX_KEYS, path, f"`{_key(path)}` has {{}} keys"):
+            return False
         for key in mapping:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
+                close = difflib.get_close_matches(str(key), allowed, n=1) if len(str(key)) <= 64 else []
                 self.report("E604", (*path, key), f"unknown key `{_key((*path, key))}`",
                             f"did you mean `{close[0]}`?" if close else f"expected one of {listing(allowed)}",
                             at_key=True)
@@ -73,18 +97,23 @@ class Checker:
             if key not in mapping:
                 self.report("E603", path, f"missing key `{_key((*path, key))}`",
                             f"expected {FIELDS.get(key, (0, 'a value'))[1]}" if not path else None, at_key=True)
+        return True
 
     def target(self, doc) -> Target | None:
         if not self.expect(isinstance(doc, dict), (), doc, "a mapping of target fields (`name: ...`)"):
             return None
-        self.keys(doc, (), list(FIELDS), [k for k, (required, _) in FIELDS.items() if required])
+        if not self.keys(doc, (), list(FIELDS), [k for k, (required, _) in FIELDS.items() if required]):
+            return None
         for key, kind in (("name", str), ("description", str), ("source", str), ("mid_circuit_measurement", bool)):
             if key in doc:
                 ok = isinstance(doc[key], kind) and (key != "name" or re.fullmatch(r"[a-z][a-z0-9_]*", doc[key]))
-                self.expect(ok, (key,), doc[key], FIELDS[key][1])
+                if self.expect(ok, (key,), doc[key], FIELDS[key][1]) and kind is str:
+                    self.text((key,), doc[key], MAX_NAME_CHARS if key == "name" else MAX_TEXT_CHARS)
         n = self.num_qubits(doc["num_qubits"]) if "num_qubits" in doc else False
         gates = self.native_gates(doc.get("native_gates", "any"))
         coupling, edges, directed = self.coupling(doc.get("coupling", {"generator": "all_to_all"}), n)
+        if n == 1 and not edges:  # one qubit has no pairs: all-to-all, so nothing is placed on an empty graph
+            coupling = "all_to_all"
         if edges and gates and not any(NATIVE_GATE_QUBITS[g] == 2 for g in gates):
             self.report("E608", ("native_gates",), "the coupling graph has edges but `native_gates` has no "
                         "two-qubit gate", "add the device's entangling gate, e.g. `CX`, `CZ`, `ECR` or `ZZPhase`")
@@ -102,10 +131,21 @@ class Checker:
                       per_qubit["readout"], two_qubit, times.get("t1"), times.get("t2"), durations,
                       doc["mid_circuit_measurement"], doc.get("description", ""), doc["source"])
 
+    def text(self, path, value: str, limit: int) -> None:
+        """A string of at most `limit` characters without control or format characters."""
+        if self.within(len(value), limit, path, f"`{_key(path)}` has {{}} characters"):
+            bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf") and c not in ALLOWED_CONTROLS),
+                       None)
+            if bad is not None:
+                self.report("E605", path, f"`{_key(path)}` contains the control character U+{ord(bad):04X}",
+                            "write plain text; only tabs and line breaks are allowed")
+
     def num_qubits(self, value):
-        """The qubit count, None if unbounded, False if invalid."""
-        ok = value is None or (type(value) is int and value >= 1)
-        return value if self.expect(ok, ("num_qubits",), value, FIELDS["num_qubits"][1]) else False
+        """The qubit count, None if unbounded, False if invalid or past MAX_QUBITS."""
+        path, ok = ("num_qubits",), value is None or (type(value) is int and value >= 1)
+        if not self.expect(ok, path, value, FIELDS["num_qubits"][1]):
+            return False
+        return value if value is None or self.within(value, MAX_QUBITS, path, "`num_qubits` is {}") else False
 
     def native_gates(self, value):
         """Sorted gate names, or None for `any` (and when invalid)."""
@@ -113,10 +153,13 @@ class Checker:
         if value == "any" or not self.expect(isinstance(value, list) and bool(value), path, value,
                                              FIELDS["native_gates"][1]):
             return None
+        if not self.within(len(value), MAX_GATES, path, "`native_gates` has {} entries"):
+            return None
         for i, gate in enumerate(value):
             named = self.expect(isinstance(gate, str), (*path, i), gate, "a pytket gate name")
             if named and gate not in NATIVE_GATE_QUBITS:
-                close = _closest_gate(gate)
+                close = _closest_gate(gate) if len(gate) <= 64 else None
+                gate = gate if len(gate) <= 64 else gate[:64] + "…"
                 self.report("E607", (*path, i), f"unknown gate `{gate}` in `native_gates[{i}]`",
                             f"did you mean `{close}`?" if close else "expected a pytket OpType name such as "
                             "`CX`, `CZ`, `ECR`, `ZZPhase`, `Rz`, `SX`, `X` or `PhasedX`")
@@ -138,33 +181,68 @@ class Checker:
         if n is None:
             self.report("E608", path, "an unbounded target (`num_qubits: null`) must use "
                         "`generator: all_to_all`", at_key=True)
-        self.keys(value, path, ["edges", "directed"], [])
+        before = len(self.problems)
+        if not self.keys(value, path, ["edges", "directed"], []):
+            return "edges", (), False
         directed = value.get("directed", False)
         self.expect(isinstance(directed, bool), (*path, "directed"), directed, "`true` or `false`")
-        return "edges", self.edge_list(value["edges"], n, directed is True), directed is True
+        edges = self.edge_list(value["edges"], n, directed is True)
+        if len(self.problems) == before and type(n) is int:  # routing needs one connected graph
+            self.connected(edges, n)
+        return "edges", edges, directed is True
+
+    def connected(self, edges, n) -> None:
+        """Report the qubits of 0..n-1 that no path of coupling edges joins to qubit 0 (E606)."""
+        neighbours = [[] for _ in range(n)]
+        for a, b in edges:
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        reached, frontier = {0}, [0]
+        while frontier:
+            for b in neighbours[frontier.pop()]:
+                if b not in reached:
+                    reached.add(b)
+                    frontier.append(b)
+        apart = [q for q in range(n) if q not in reached]
+        if apart:
+            self.report("E606", ("coupling", "edges"), f"the coupling graph is not connected: "
+                        f"{_count(apart, 'qubit')} of {n} cannot be reached from qubit 0: {listing(apart)}",
+                        "two-qubit gates are routed along the edges, so every qubit must be reachable: add the "
+                        "missing edges, or leave out the unusable qubits, renumber the rest and lower `num_qubits`")
 
     def generator(self, value, n):
         path, name = ("coupling",), value["generator"]
-        if not self.expect(name in GENERATORS, (*path, "generator"), name, f"one of {listing(GENERATORS)}"):
+        if not self.expect(isinstance(name, str) and name in GENERATORS, (*path, "generator"), name,
+                           f"one of {listing(GENERATORS)}"):
             return "edges", (), False
         params, size, make = GENERATORS[name]
-        self.keys(value, path, ["generator", *params], params)
+        if not self.keys(value, path, ["generator", *params], params):
+            return "edges", (), False
         args = [value.get(p) for p in params]
         odd = [p == "distance" for p in params]
         if not all([p in value and self.expect(type(a) is int and a >= 1 and (a % 2 == 1 or not o), (*path, p), a,
                                                "an odd integer ≥ 1" if o else "an integer ≥ 1")
+                    and self.within(a, MAX_QUBITS, (*path, p), f"`coupling.{p}` is {{}}")
                     for p, a, o in zip(params, args, odd)]):
             return "edges", (), False
         label = f"{name}({', '.join(map(str, args))})" if args else name
+        qubits = size(*args) if size else n
         if n is None and name != "all_to_all":
             self.report("E608", path, f"`{label}` needs a qubit count but `num_qubits` is null", at_key=True)
-        elif size and n is not False and size(*args) != n:
-            self.report("E608", path, f"`{label}` has {size(*args)} qubits but `num_qubits` is {n}",
-                        f"set `num_qubits: {size(*args)}`", at_key=True)
+        elif size and n is not False and qubits != n:
+            self.report("E608", path, f"`{label}` has {qubits} qubits but `num_qubits` is {n}",
+                        f"set `num_qubits: {qubits}`", at_key=True)
+        limit = MAX_ALL_TO_ALL_QUBITS if name == "all_to_all" else MAX_QUBITS
+        if qubits and not self.within(qubits, limit, path, f"`{label}` couples {{}} qubits", at_key=True,
+                                      help=f"an all-to-all coupling lists every pair of qubits; {LIMIT_HELP}"
+                                      if name == "all_to_all" else LIMIT_HELP):
+            return label, (), False
         return label, make(*args) if args else make(n) if n else (), False
 
     def edge_list(self, value, n, directed):
-        if not self.expect(isinstance(value, list), ("coupling", "edges"), value, "a list of `[a, b]` pairs"):
+        path = ("coupling", "edges")
+        if not self.expect(isinstance(value, list), path, value, "a list of `[a, b]` pairs") \
+                or not self.within(len(value), MAX_EDGES, path, "`coupling.edges` has {} entries"):
             return ()
         edges, seen = [], set()
         for i, item in enumerate(value):
@@ -192,7 +270,8 @@ class Checker:
             self.expect(0 <= value <= 1 and (n is not None or value == 0), path, value,
                         PROBABILITY if n is not None else "0 on an unbounded target")
             return (float(value),) * len(edges)
-        if not self.expect(isinstance(value, list), path, value, f"{PROBABILITY} or a list of `[a, b, error]`"):
+        if not self.expect(isinstance(value, list), path, value, f"{PROBABILITY} or a list of `[a, b, error]`") \
+                or not self.within(len(value), MAX_EDGES, path, "`errors.two_qubit` has {} entries"):
             return ()
         index = {e: i for i, e in enumerate(edges)}
         found: dict[int, float] = {}  # edge index -> error; an invalid error counts as given
@@ -231,6 +310,8 @@ class Checker:
         if not isinstance(value, list):
             self.expect(fits(value), path, value, f"{form} or a list of one per qubit")
             return (float(value) if _is_number(value) else 0.0,) * (n or 0)
+        if not self.within(len(value), MAX_QUBITS, path, f"`{_key(path)}` has {{}} entries"):
+            return ()
         if n is not False and len(value) != n:
             self.report("E608", path, f"`{_key(path)}` has {len(value)} entries but the target has {n} qubits")
         checked = [self.expect(fits(v), (*path, i), v, form) for i, v in enumerate(value)]
@@ -240,7 +321,8 @@ class Checker:
         if not self.expect(isinstance(value, dict), ("durations",), value, FIELDS["durations"][1]):
             return ()
         allowed = [*(gates or NATIVE_GATE_QUBITS), *NON_GATE_OPERATIONS]
-        self.keys(value, ("durations",), allowed, [])
+        if not self.keys(value, ("durations",), allowed, []):
+            return ()
         for op, seconds in value.items():
             ok = _is_number(seconds) and seconds >= 0
             self.expect(ok, ("durations", op), seconds, "a number of seconds ≥ 0")
@@ -250,8 +332,7 @@ class Checker:
         value = doc.get(key, {})
         if not self.expect(isinstance(value, dict), (key,), value, FIELDS[key][1]):
             return {}
-        self.keys(value, (key,), list(allowed), [])
-        return value
+        return value if self.keys(value, (key,), list(allowed), []) else {}
 
 
 def source_spans(source: str):
@@ -273,7 +354,7 @@ def source_spans(source: str):
                 walk(child, (*path, i))
 
     try:
-        root = yaml.compose(source, Loader=yaml.SafeLoader)
+        root = yaml_safe.compose(source)
     except yaml.YAMLError:
         root = None
     if root is not None:
@@ -283,8 +364,18 @@ def source_spans(source: str):
 
 def _key(path) -> str:
     """`errors.two_qubit[3]` from ("errors", "two_qubit", 3)."""
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{_clip(str(p))}" for p in path).lstrip(".")
     return text or "(document)"
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _amount(number: int) -> str:
+    """`100,000,000`; huge integers (from the Python API) by their size, not their digits."""
+    digits = int(number.bit_length() * math.log10(2)) + 1
+    return f"{number:,}" if number < 10**30 else f"an integer of {digits:,} digits"
 
 
 def _show(value) -> str:
@@ -292,6 +383,8 @@ def _show(value) -> str:
         return "a mapping"
     if isinstance(value, str):
         return f"the string `{value[:40]}{'…' if len(value) > 40 else ''}`"
+    if type(value) is int and abs(value) >= 10**30:
+        return _amount(abs(value))
     text = json.dumps(value, default=str)
     if len(text) <= 40:
         return f"`{text}`"

@@ -12,10 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import ir
-from ..emit.artifacts import sha256, write_directory
+from ..emit.artifacts import sha256
+from ..emit.output import destination, write_output
 from .data import TrainError, dataset_text, fit_to_model, load_dataset
 
 DEVICES = ("cpu", "cuda", "auto")
+MAX_EPOCHS, MAX_BATCH, MAX_SEEDS, MAX_JOBS = 100_000, 65_536, 100, 64
 
 
 def add_train_commands(subparsers) -> None:
@@ -32,33 +34,41 @@ def add_train_commands(subparsers) -> None:
     for sub in (train, baseline):
         sub.add_argument("spec", metavar="SPEC", help="a .qnn spec file")
         sub.add_argument("-o", "--output", metavar="RUN" if sub is train else "DIR", required=True,
-                         help="output directory (replaced atomically)")
+                         help="output directory (written atomically; replaced only if qnnc wrote it)")
         sub.add_argument("--data", type=data_flag, metavar="DATASET", help="dataset instead of the spec's, "
                          "e.g. 'digits(classes=[0, 1], size=16)', or a path to a .npz or .csv file")
         sub.add_argument("--model", metavar="NAME",
                          help="which model of the spec (default: the train block's, else the first)")
-        sub.add_argument("--epochs", type=_positive, metavar="E", help="epochs (overrides the spec)")
-        sub.add_argument("--batch", type=_positive, metavar="B", help="batch size (overrides the spec)")
+        sub.add_argument("--epochs", type=_count(MAX_EPOCHS), metavar="E", help="epochs (overrides the spec)")
+        sub.add_argument("--batch", type=_count(MAX_BATCH), metavar="B", help="batch size (overrides the spec)")
         sub.add_argument("--lr", type=_learning_rate, metavar="LR", help="learning rate (overrides the spec)")
         sub.add_argument("--seed", type=_seed, metavar="S", help="seed (a baseline uses S, S+1, …)")
+        sub.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
+                         "not write aside (to NAME.old-N) instead of refusing")
         sub.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
                          help="torch device: cpu (default), cuda, cuda:N or auto")
-    baseline.add_argument("--seeds", type=_positive, default=3, metavar="N", help="number of seeds (default 3)")
-    baseline.add_argument("--jobs", type=_positive, default=1, metavar="K",
+    baseline.add_argument("--seeds", type=_count(MAX_SEEDS), default=3, metavar="N",
+                          help=f"number of seeds (default 3, at most {MAX_SEEDS})")
+    baseline.add_argument("--jobs", type=_count(MAX_JOBS), default=1, metavar="K",
                           help="runs at a time, in separate processes (default 1)")
     train.set_defaults(run=run_train)
     baseline.set_defaults(run=run_baseline_command)
 
 
 # ---- flag types (argparse turns ArgumentTypeError into exit status 2) -----------------------------------
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`")
-    return value
+def _count(limit: int):
+    """An argparse type: a positive integer up to `limit` (docs/safety.md lists the limits)."""
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"expected at most {limit:,}, got `{text}`")
+        return value
+    return count
 
 
 def _seed(text: str) -> int:
@@ -102,7 +112,8 @@ def data_flag(text: str):
     if "\n" in text or "{" in text or "}" in text:
         raise argparse.ArgumentTypeError("expected one dataset, e.g. `digits(classes=[0, 1])`")
     if text.endswith((".npz", ".csv")) and "(" not in text:
-        text = f'{text[-3:]}("{text}")'
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+        text = f'{text[-3:]}("{quoted}")'
     spec, diagnostics = parse_text(f"train {{\n  data {text}\n}}\n")
     report = Reporter(list(diagnostics))
     config = check_train(spec.items[0], {}, report) if spec is not None else None
@@ -121,9 +132,10 @@ class Failure(Exception):
 def prepare(args):
     """(spec text, model, config, load(seed) -> Dataset, data text) from the spec and the flags."""
     from ..check import check_file
+    from ..command_line import check_options
     from ..diagnostics import render
 
-    program, diagnostics, source = check_file(args.spec)
+    program, diagnostics, source = check_file(args.spec, check_options(args))
     if diagnostics:
         count = len(diagnostics)
         raise Failure(render(diagnostics, args.spec, source) + f"{args.spec}: {count} error{'s' * (count != 1)}")
@@ -177,11 +189,15 @@ def _guarded(command):
     return run
 
 
-def _write(directory: str, files: dict) -> None:
-    try:
-        write_directory(directory, files)
-    except OSError as error:
-        raise Failure(f"qnnc: error: cannot write `{directory}`: {error.strerror or error}") from None
+def _inputs(args, config: ir.TrainConfig) -> tuple:
+    """The files a run reads, which its output may never replace: the spec and a data file."""
+    path = dict(config.data[1]).get("path") if config.data else None
+    return (args.spec, *((path, Path(args.spec).parent / path) if path else ()))
+
+
+def _write(args, config: ir.TrainConfig, files: dict) -> None:
+    for line in write_output(args.output, files, force=args.force, inputs=_inputs(args, config)).messages():
+        print(line, file=sys.stderr)
 
 
 # ---- the commands ------------------------------------------------------------------------------------
@@ -191,6 +207,7 @@ def run_train(args) -> int:
     from .report import run_files
 
     source, model, config, load, data_text = prepare(args)
+    destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
     data = fit_to_model(load(config.seed), model)
     with Display(config.epochs, f"train {model.name}") as display:
         result = train_model(model, config, data, device=args.device,
@@ -198,7 +215,7 @@ def run_train(args) -> int:
     info = context("train", args, source, model, config, data_text)
     info["data"].update(data.describe())
     info.update(seed=result.seed, loss=result.loss)
-    _write(args.output, run_files(result, info))
+    _write(args, config, run_files(result, info))
     test = result.test
     print(f"wrote {args.output}: test accuracy {_number(test['accuracy'])}, loss {_number(test['loss'])} "
           f"({result.wall_time_s:.1f}s)")
@@ -211,6 +228,7 @@ def run_baseline_command(args) -> int:
     from .report import baseline_files, results_markdown, result_row
 
     source, model, config, load, data_text = prepare(args)
+    destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
     seeds = [config.seed + i for i in range(args.seeds)]
     runs = tasks(model, config, load, seeds, device=args.device)
     per_epoch = args.jobs == 1
@@ -227,7 +245,7 @@ def run_baseline_command(args) -> int:
     info["data"].update({k: v for k, v in runs[0].data.describe().items() if k != "fingerprint"})
     info["data"]["fingerprints"] = {str(t.seed): t.data.fingerprint for t in runs if t.variant == "spec"}
     info["data"]["fingerprint"] = sha256("".join(info["data"]["fingerprints"].values()))
-    _write(args.output, baseline_files(results, info))
+    _write(args, config, baseline_files(results, info))
     sys.stdout.write(results_markdown([result_row(v, r) for v, r in results], info))
     print(f"wrote {args.output} ({len(results)} runs, {time.perf_counter() - began:.1f}s)")
     return 0
