@@ -30,7 +30,7 @@ import time
 import torch
 
 import qnnc
-from qnnc.targets import execute
+from qnnc.execute import backend as execute
 
 
 def count_circuits() -> list[int]:

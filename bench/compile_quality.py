@@ -32,8 +32,8 @@ from pytket.passes import DecomposeArbitrarilyControlledGates, DecomposeBoxes
 
 from qnnc.check import check_file
 from qnnc.targets import load_target
-from qnnc.targets.compile import compile_for_target
-from qnnc.targets.export import to_qasm3
+from qnnc.compiler.compile import compile_for_target
+from qnnc.emit.export import to_qasm3
 
 BACKENDS = {"ibm_brisbane": "FakeBrisbane", "ibm_torino": "FakeTorino"}
 SPECS = Path(__file__).resolve().parents[1] / "specs"

@@ -68,9 +68,9 @@ class Compiled:
 
     @property
     def device(self):
-        """The `qnnc.targets.compile.CompiledModel`: every quantum layer compiled and verified."""
+        """The `qnnc.compiler.compile.CompiledModel`: every quantum layer compiled and verified."""
         if self._device is None:
-            from .targets.compile import compile_for_target
+            from .compiler.compile import compile_for_target
 
             self._device = compile_for_target(self.program, self.target, self.level, None, self.model().name)
         return self._device
@@ -95,8 +95,8 @@ class Compiled:
 
     def _device_module(self, name, seed: int, mode: str, shots: int | None) -> nn.Module:
         from .runtime import QuantumBlockModule
-        from .targets.execute import BackendBlock
-        from .targets.noisy import noisy_block
+        from .execute.backend import BackendBlock
+        from .execute.noisy import noisy_block
 
         target = self.device.target
         if not (target.one_qubit_errors or target.two_qubit_errors or target.readout_errors):
@@ -118,13 +118,13 @@ class Compiled:
     @property
     def report(self) -> str:
         """`report.md`: the per-layer compile table, verification and passes."""
-        from .targets.report import report_markdown
+        from .emit.report import report_markdown
 
         return report_markdown(self.device)
 
     def files(self) -> dict[str, str]:
         """Everything `write` puts in the output directory, by relative path."""
-        from .targets.report import compile_files, compile_manifest
+        from .emit.report import compile_files, compile_manifest
 
         files = compile_files(self.device)
         files["model.py"] = self.code().source
@@ -166,7 +166,7 @@ def manifest(compiled: Compiled, compile_section: dict, files: dict[str, str]) -
 
 def native_couplings(model: ir.Model, target: str) -> dict[int, list]:
     """The logical coupling each layer's `entangle=native` templates follow on `target`."""
-    from .targets.compile import logical_coupling
+    from .compiler.compile import logical_coupling
     from .targets.load import load_target
 
     device = load_target(target)

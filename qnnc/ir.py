@@ -40,7 +40,7 @@ class Above:
 @dataclass(frozen=True)
 class Derived:
     """Angle `index` computed classically from the data by the block's amplitude encoding
-    (`qnnc.quantum.encodings.amplitude_angles`): the state-preparation tree's RY angles."""
+    (`qnnc.language.encodings.amplitude_angles`): the state-preparation tree's RY angles."""
 
     index: int
 
@@ -130,7 +130,7 @@ def _format_const(value: float) -> str:
 # ---- quantum operations ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Gate:
-    """A gate from `qnnc.quantum.gates.GATES` on `qubits`, with extra `controls` (from `ctrl @`).
+    """A gate from `qnnc.language.gates.GATES` on `qubits`, with extra `controls` (from `ctrl @`).
 
     `measured_controls` marks controls that are measured first and act classically
     (`qpool(block=measure)`); in simulation this is the deferred-measurement equivalent.
@@ -149,7 +149,7 @@ class Gate:
 
 @dataclass(frozen=True)
 class Encoding:
-    """A data encoding (`qnnc.quantum.encodings`) of `features` onto `qubits`."""
+    """A data encoding (`qnnc.language.encodings`) of `features` onto `qubits`."""
 
     kind: str
     qubits: tuple[int, ...]
@@ -162,7 +162,7 @@ class Encoding:
 
 @dataclass(frozen=True)
 class Template:
-    """A parametrized template (`qnnc.quantum.templates`) on `qubits`, weights in `weights`."""
+    """A parametrized template (`qnnc.language.templates`) on `qubits`, weights in `weights`."""
 
     kind: str
     qubits: tuple[int, ...]
@@ -224,7 +224,7 @@ class QuantumBlock:
 # ---- layers ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Layer:
-    """A classical layer. `kind` names an entry of `qnnc.check.layers.LAYERS`; `options` holds its
+    """A classical layer. `kind` names an entry of `qnnc.language.layers.LAYERS`; `options` holds its
     resolved arguments in declaration order."""
 
     kind: str

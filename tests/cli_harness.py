@@ -1,9 +1,9 @@
-"""`qnnc` with the compile-side commands of `qnnc.targets.cli` registered, for tests, until
+"""`qnnc` with the compile-side commands of `qnnc.cli.compile` registered, for tests, until
 `qnnc.cli` registers them itself."""
 from __future__ import annotations
 
 from qnnc.cli import build_parser
-from qnnc.targets.cli import add_compile_commands, add_show_target_options, run_show_target
+from qnnc.cli.compile import add_compile_commands, add_show_target_options, run_show_target
 
 
 def run(argv: list[str]) -> int:

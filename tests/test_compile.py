@@ -14,12 +14,12 @@ from qiskit.quantum_info import Operator
 
 from qnnc.check import check_file, check_text
 from qnnc.targets import TargetError, list_targets, load_target
-from qnnc.targets.compile import CompileError, compile_for_target
-from qnnc.targets.export import compiled_qasm, to_qasm3
-from qnnc.targets.metrics import hardware_circuits, physical_index
-from qnnc.targets.passes import LEVELS, pipeline, run_pipeline
-from qnnc.targets.symbolic import hidden
-from qnnc.targets.verify import VerificationFailed, target_violation, verify_compiled
+from qnnc.compiler.compile import CompileError, compile_for_target
+from qnnc.emit.export import compiled_qasm, to_qasm3
+from qnnc.compiler.metrics import hardware_circuits, physical_index
+from qnnc.compiler.passes import LEVELS, pipeline, run_pipeline
+from qnnc.compiler.symbolic import hidden
+from qnnc.compiler.verify import VerificationFailed, target_violation, verify_compiled
 from reference import equal_up_to_phase
 
 SMALL = """\
@@ -301,11 +301,11 @@ def compile_with_broken_pass(program, monkeypatch, transform) -> tuple[str, str]
     pass applying `transform` (circuit -> circuit): a stand-in for a buggy compiler pass."""
     from pytket.passes import CustomPass
 
-    from qnnc.targets import passes
+    from qnnc.compiler import passes
 
     def build(*args, **kwargs):
         return passes.pipeline(*args, **kwargs) + (("Broken", CustomPass(transform)),)
-    monkeypatch.setattr("qnnc.targets.compile.pipeline", build)
+    monkeypatch.setattr("qnnc.compiler.compile.pipeline", build)
     with pytest.raises(CompileError) as caught:
         compile_for_target(program, "line_5", 1)
     return error_code(caught), caught.value.diagnostics[0].message
@@ -341,7 +341,7 @@ def test_a_failing_pass_is_reported(small, monkeypatch):
 
 
 def test_an_inexpressible_gate_cannot_be_exported():
-    from qnnc.targets.export import ExportError
+    from qnnc.emit.export import ExportError
 
     circuit = Circuit(2)
     circuit.add_gate(OpType.TK2, [0.1, 0.2, 0.3], [0, 1])

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 from qnnc.check import check_text
-from qnnc.check.layers import LAYERS, QUANTUM_LAYERS
+from qnnc.language.layers import LAYERS, QUANTUM_LAYERS
 from qnnc.check.model import INPUTS
 from qnnc.check.quantum import MEASURE_BASES
 from qnnc.check.train import DATASETS, FIELDS, LOSSES, OPTIMIZERS
-from qnnc.quantum.encodings import ENCODINGS
-from qnnc.quantum.gates import GATES
-from qnnc.quantum.templates import CONV_BLOCKS, ENTANGLERS, POOL_BLOCKS, TEMPLATES
-from qnnc.summary import model_rows, render_plain
+from qnnc.language.encodings import ENCODINGS
+from qnnc.language.gates import GATES
+from qnnc.language.templates import CONV_BLOCKS, ENTANGLERS, POOL_BLOCKS, TEMPLATES
+from qnnc.emit.summary import model_rows, render_plain
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "language.md"

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from qnnc import ir
-from qnnc.quantum.encodings import ENCODINGS, amplitude_angles, expand_encoding
-from qnnc.quantum.gates import GATES
+from qnnc.language.encodings import ENCODINGS, amplitude_angles, expand_encoding
+from qnnc.language.gates import GATES
 from reference import pl_state, equal_up_to_phase, state
 
 qml = pytest.importorskip("pennylane")

@@ -12,9 +12,9 @@ from pytket import Bit, Circuit, OpType, Qubit
 
 from qnnc.check import check_text
 from qnnc.runtime import QuantumBlockModule
-from qnnc.targets.compile import compile_for_target
-from qnnc.targets.execute import BackendBlock, _Executor, _Template
-from qnnc.targets.noisy import noisy_block
+from qnnc.compiler.compile import compile_for_target
+from qnnc.execute.backend import BackendBlock, _Executor, _Template
+from qnnc.execute.noisy import noisy_block
 from qnnc.targets.load import load_target
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

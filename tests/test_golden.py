@@ -14,7 +14,7 @@ import pytest
 
 from qnnc.check import check_file
 from qnnc.diagnostics import render
-from qnnc.summary import model_rows, render_plain
+from qnnc.emit.summary import model_rows, render_plain
 from qnnc.targets import TargetError, load_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_target_diagnostic_golden(case: Path, monkeypatch):
 
 @pytest.mark.parametrize("case", COMPILE_CASES, ids=lambda p: p.stem)
 def test_compile_diagnostic_golden(case: Path, monkeypatch):
-    from qnnc.targets.compile import CompileError, compile_for_target
+    from qnnc.compiler.compile import CompileError, compile_for_target
 
     monkeypatch.chdir(case.parent)
     program, diagnostics, source = check_file(case.name)

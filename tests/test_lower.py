@@ -9,8 +9,8 @@ from pytket.passes import DecomposeBoxes
 from qiskit.quantum_info import Operator
 
 from qnnc.check import check_file, check_text
-from qnnc.quantum.expand import expand_block
-from qnnc.quantum.gates import GATES
+from qnnc.language.expand import expand_block
+from qnnc.language.gates import GATES
 from qnnc.quantum.lower import OPTYPES, lower_block
 import reference
 

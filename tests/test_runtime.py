@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qnnc import ir
 from qnnc.check import check_text
-from qnnc.quantum.encodings import amplitude_angles as numpy_amplitude_angles
-from qnnc.quantum.gates import GATES
+from qnnc.language.encodings import amplitude_angles as numpy_amplitude_angles
+from qnnc.language.gates import GATES
 from qnnc.runtime import BlockCircuit, QuantumBlockModule, from_block, gate_matrix
 from qnnc.runtime.angles import evaluate_angles
 from qnnc.runtime.circuit import amplitude_angles, amplitude_vector

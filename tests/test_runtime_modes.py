@@ -180,7 +180,7 @@ def test_noisy_matches_aer_density_matrix():
 
 
 def test_noisy_amplitude_tree_matches_aer():
-    from qnnc.quantum.encodings import amplitude_angles
+    from qnnc.language.encodings import amplitude_angles
 
     block = spec_layer("encode amplitude(normalize=true)\n qconv(block=so4)\n measure probs on q[0], q[1]",
                        "vector(7)", "qnn(qubits=3)").block

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from safety import run_cli
 
-from qnnc.quantum.encodings import ENCODINGS, expand_encoding
-from qnnc.quantum.templates import TEMPLATES, expand_template, resolved
+from qnnc.language.encodings import ENCODINGS, expand_encoding
+from qnnc.language.templates import TEMPLATES, expand_template, resolved
 from qnnc import ir
 
 ROOT = Path(__file__).resolve().parents[1]

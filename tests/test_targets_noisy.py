@@ -15,9 +15,9 @@ import qnnc
 from qnnc import ir
 from qnnc.runtime import NoiseModel, QuantumBlockModule
 from qnnc.runtime.gates import gate_matrix
-from qnnc.targets.compile import compile_for_target
-from qnnc.targets.execute import aer_noise_model
-from qnnc.targets.noisy import GATES, _as_tk1, noise_model, noisy_block
+from qnnc.compiler.compile import compile_for_target
+from qnnc.execute.backend import aer_noise_model
+from qnnc.execute.noisy import GATES, _as_tk1, noise_model, noisy_block
 from reference import equal_up_to_phase
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from qnnc import ir
-from qnnc.quantum.gates import GATES
-from qnnc.quantum.templates import (CONV_BLOCKS, POOL_BLOCKS, TEMPLATES, conv_pairs, expand_template,
+from qnnc.language.gates import GATES
+from qnnc.language.templates import (CONV_BLOCKS, POOL_BLOCKS, TEMPLATES, conv_pairs, expand_template,
                                     pool_pairs, pooled, resolved)
 from reference import pl_state, state, unitary
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qnnc import cli
-from qnnc.train.cli import Display, add_train_commands
+from qnnc.cli.train import Display, add_train_commands
 from test_train_data import write_medmnist
 from test_train_loop import TINY
 

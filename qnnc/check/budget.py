@@ -4,7 +4,7 @@ points. The limits themselves are `CheckOptions` fields."""
 from __future__ import annotations
 
 from ..diagnostics import Span
-from ..quantum.gates import GATES
+from ..language.gates import GATES
 from ..syntax import ast
 from .context import Reporter
 from .values import Invalid, Scope, integer, largest_argument

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 
 from .. import ir
-from ..quantum.encodings import ENCODINGS
-from ..quantum.gates import GATES
-from ..quantum.templates import TEMPLATES
-from ..schema import Param
+from ..language.encodings import ENCODINGS
+from ..language.gates import GATES
+from ..language.templates import TEMPLATES
+from ..language.schema import Param
 from ..syntax import ast
 from .context import CheckOptions, Reporter, did_you_mean, raise_limit
-from .layers import LAYERS, QUANTUM_GROWS_WITH, QUANTUM_LAYERS, Problem, show_shape, window_size
+from ..language.layers import LAYERS, QUANTUM_GROWS_WITH, QUANTUM_LAYERS, Problem, show_shape, window_size
 from .quantum import Block
 from .budget import culprit
 from .values import Invalid, Scope, bind, integer

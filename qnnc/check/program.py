@@ -5,8 +5,8 @@ from pathlib import Path
 
 from .. import ir
 from ..diagnostics import Diagnostic
-from ..quantum.gates import GATES
-from ..quantum.templates import TEMPLATES
+from ..language.gates import GATES
+from ..language.templates import TEMPLATES
 from ..syntax import ast
 from ..syntax.parse import MAX_BYTES, parse_text, read_source
 from .context import CheckOptions, Reporter

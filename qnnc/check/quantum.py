@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..diagnostics import Span
-from ..quantum.encodings import ENCODINGS
-from ..quantum.gates import ALIASES, GATES
-from ..quantum.templates import TEMPLATES, pooled
+from ..language.encodings import ENCODINGS
+from ..language.gates import ALIASES, GATES
+from ..language.templates import TEMPLATES, pooled
 from ..syntax import ast
 from .context import CheckOptions, Reporter, did_you_mean, raise_limit
-from .layers import LAYERS, QUANTUM_LAYERS
+from ..language.layers import LAYERS, QUANTUM_LAYERS
 from .budget import MAX_DEPTH, circuit_bounds, culprit, first_gate, lower_bounds
 from .values import Invalid, Scope, angle, bind, integer
 

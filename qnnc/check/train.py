@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ir
-from ..schema import Param
+from ..language.schema import Param
 from ..syntax import ast
 from .context import Reporter, did_you_mean
 from .values import Invalid, Scope, bind, convert

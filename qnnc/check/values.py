@@ -7,7 +7,7 @@ import operator
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..schema import Param, Schema
+from ..language.schema import Param, Schema
 from ..syntax import ast
 from .context import Reporter, did_you_mean, known_list
 

@@ -27,7 +27,7 @@ from pytket import Bit, Circuit, OpType, Qubit
 from pytket.circuit import Op, QControlBox
 
 from .. import ir
-from .expand import expand_block
+from ..language.expand import expand_block
 
 # our gate name -> pytket OpType with the same matrix (checked against qiskit in the tests)
 OPTYPES: dict[str, OpType] = {

@@ -42,7 +42,7 @@ class BlockCircuit:
 
 def from_block(block: ir.QuantumBlock, coupling=None) -> BlockCircuit:
     """The circuit of a checked block (templates and encodings expanded with `expand_block`)."""
-    from ..quantum.expand import expand_block  # compile-time only: pulls in numpy
+    from ..language.expand import expand_block  # compile-time only: pulls in numpy
 
     return BlockCircuit(block.qubits, block.features, tuple(expand_block(block, coupling)), block.weights,
                         block.measurement, block.filters, amplitude_encoding(block))
@@ -128,7 +128,7 @@ def _safe(fn, mask, value, *args):
 
 def amplitude_angles(vector: torch.Tensor) -> torch.Tensor:
     """The `ir.Derived` angles (radians, gate order) of the amplitude encoding's ry/cx tree for a
-    (..., 2^k) vector: a torch port of `qnnc.quantum.encodings.amplitude_angles` (pad first)."""
+    (..., 2^k) vector: a torch port of `qnnc.language.encodings.amplitude_angles` (pad first)."""
     lead, dim = vector.shape[:-1], vector.shape[-1]
     n, squares, angles = int(math.log2(dim)), vector * vector, []
     for level in range(n):

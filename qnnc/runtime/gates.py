@@ -1,4 +1,4 @@
-"""Batched gate matrices in torch, for every gate of `qnnc.quantum.gates.GATES`, plus `ecr`, the
+"""Batched gate matrices in torch, for every gate of `qnnc.language.gates.GATES`, plus `ecr`, the
 native two-qubit gate of IBM's Eagle processors (as pytket defines it), which compiled circuits
 simulated in `noisy` mode use.
 

@@ -9,7 +9,7 @@ are autograd's. At most MAX_QUBITS qubits: ρ has 4^n entries per sample.
 
 Superoperators are applied by `axes.apply_on_axes`, one einsum over the axes they touch.
 
-Measurements in the middle of a circuit (a compiled circuit's, see `qnnc.targets.noisy`):
+Measurements in the middle of a circuit (a compiled circuit's, see `qnnc.execute.noisy`):
   * a `measure` gate on (q, b) writes q's outcome into b, which holds a classical bit (one axis
     of ρ of size 2, not a ket and a bra axis: a bit has no coherences, so two bits cost as much
     as one qubit): q is dephased, and b is set to the outcome m read with q's readout error

@@ -5,10 +5,10 @@
 `qnnc targets show` prints. `qnnc.targets.ibm` and `qnnc.targets.quantinuum` regenerate the
 shipped device files from the vendors' offline calibration data.
 """
-from qnnc.targets.load import (
+from .load import (
     TargetError, dump_target_yaml, find_target, list_targets, load_target, parse_target, target_dirs,
 )
-from qnnc.targets.model import Target, target_table
+from .model import Target, target_table
 
 __all__ = [
     "Target", "TargetError", "dump_target_yaml", "find_target", "list_targets", "load_target",

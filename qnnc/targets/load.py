@@ -31,11 +31,11 @@ from pathlib import Path
 
 import yaml
 
-from qnnc.diagnostics import Diagnostic, Span, SpecError
-from qnnc.targets import yaml_safe
-from qnnc.targets.model import Target
-from qnnc.targets.validate import Checker, listing, source_spans
-from qnnc.targets.yaml_safe import YAMLLimitError, read_bounded
+from ..diagnostics import Diagnostic, Span, SpecError
+from . import yaml_safe
+from .model import Target
+from .validate import Checker, listing, source_spans
+from .yaml_safe import YAMLLimitError, read_bounded
 
 MAX_SHOWN = 50  # diagnostics printed for one target file
 TARGET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # what a name looked up in `target_dirs()` may be

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from qnnc.targets.load import dump_target_yaml, round_significant
+from .load import dump_target_yaml, round_significant
 
 NATIVE_GATES = ["PhasedX", "Rz", "ZZPhase"]
 

@@ -15,9 +15,9 @@ import unicodedata
 
 import yaml
 
-from qnnc.diagnostics import Diagnostic, Span
-from qnnc.targets import model, yaml_safe
-from qnnc.targets.model import NATIVE_GATE_QUBITS, NON_GATE_OPERATIONS, Target
+from ..diagnostics import Diagnostic, Span
+from . import model, yaml_safe
+from .model import NATIVE_GATE_QUBITS, NON_GATE_OPERATIONS, Target
 
 # key: (required, expected form)
 FIELDS = {

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .. import ir
-from ..check.layers import LAYERS
+from ..language.layers import LAYERS
 
 VARIANTS = ("spec", "trainable_twin", "frozen_twin")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import ir
 from ..emit.artifacts import sha256
 from ..emit.output import destination, write_output
-from .data import TrainError, dataset_text, fit_to_model, load_dataset
+from ..train.data import TrainError, dataset_text, fit_to_model, load_dataset
 
 DEVICES = ("cpu", "cuda", "auto")
 MAX_EPOCHS, MAX_BATCH, MAX_SEEDS, MAX_JOBS = 100_000, 65_536, 100, 64
@@ -132,7 +132,7 @@ class Failure(Exception):
 def prepare(args):
     """(spec text, model, config, load(seed) -> Dataset, data text) from the spec and the flags."""
     from ..check import check_file
-    from ..command_line import check_options
+    from .options import check_options
     from ..diagnostics import render
 
     program, diagnostics, source = check_file(args.spec, check_options(args))
@@ -203,8 +203,8 @@ def _write(args, config: ir.TrainConfig, files: dict) -> None:
 # ---- the commands ------------------------------------------------------------------------------------
 @_guarded
 def run_train(args) -> int:
-    from .loop import train_model
-    from .report import run_files
+    from ..train.loop import train_model
+    from ..train.report import run_files
 
     source, model, config, load, data_text = prepare(args)
     destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
@@ -224,8 +224,8 @@ def run_train(args) -> int:
 
 @_guarded
 def run_baseline_command(args) -> int:
-    from .baseline import run_baseline, tasks
-    from .report import baseline_files, results_markdown, result_row
+    from ..train.baseline import run_baseline, tasks
+    from ..train.report import baseline_files, results_markdown, result_row
 
     source, model, config, load, data_text = prepare(args)
     destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training

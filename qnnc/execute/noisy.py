@@ -33,9 +33,9 @@ from .. import ir
 from ..quantum.lower import SymbolRef
 from ..runtime.circuit import BlockCircuit, amplitude_encoding
 from ..runtime.noisy import MAX_QUBITS, MEASURE, NoiseModel
-from .compile import CompiledCircuit, CompiledLayer
-from .metrics import physical_index
-from .model import Target
+from ..compiler.compile import CompiledCircuit, CompiledLayer
+from ..compiler.metrics import physical_index
+from ..targets.model import Target
 
 HALF = sympy.Rational(1, 2)
 # compiled operation -> (runtime gate, its angles in half-turns from the operation's parameters)

@@ -41,7 +41,7 @@ How it runs
     orientations of each edge), a symmetric ReadoutError per qubit. Gates on three or more
     qubits get no error (no calibration for them).
 
-`qnnc.targets.noisy` simulates the same compiled circuit with the same noise as a density matrix
+`qnnc.execute.noisy` simulates the same compiled circuit with the same noise as a density matrix
 (`noisy` mode): exact expectations, autograd gradients, up to 10 qubits.
 """
 from __future__ import annotations
@@ -57,11 +57,11 @@ from pytket.circuit import Op
 from qiskit.circuit import ControlFlowOp, Parameter, ParameterExpression, QuantumCircuit
 from torch import nn
 
-from qnnc.runtime.circuit import amplitude_angles, amplitude_vector, from_block
-from qnnc.runtime.layers import check_input, hold_weights
-from qnnc.runtime.measure import expectation
-from qnnc.targets.compile import CompiledCircuit, CompiledLayer
-from qnnc.targets.model import Target
+from ..runtime.circuit import amplitude_angles, amplitude_vector, from_block
+from ..runtime.layers import check_input, hold_weights
+from ..runtime.measure import expectation
+from ..compiler.compile import CompiledCircuit, CompiledLayer
+from ..targets.model import Target
 
 Tensor = torch.Tensor
 # gates whose every parameter θ enters as e^{-iθG/2} with G² = I (or as a phase diag(1, e^{iθ})):
@@ -324,7 +324,7 @@ class _BackendFunction(torch.autograd.Function):
 class BackendBlock(nn.Module):
     """A compiled quantum layer run on qiskit-aer with `target`'s noise model (module docstring).
 
-    `compiled_layer` is a `qnnc.targets.compile.CompiledLayer` (one shared symbolic circuit, or
+    `compiled_layer` is a `qnnc.compiler.compile.CompiledLayer` (one shared symbolic circuit, or
     one per filter when weights were bound at compile time); `target` a Target (default the
     layer's compile target must be passed explicitly); `shots` per circuit; `seed` initialises
     the weights like `QuantumBlockModule(seed=seed)` and seeds the simulator."""

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 from pytket import Circuit, Qubit
 
-from qnnc import ir
-from qnnc.diagnostics import Diagnostic, SpecError
-from qnnc.emit.model_code import layer_attributes
-from qnnc.quantum.lower import LoweredBlock, lower_block, with_measurements
-from qnnc.targets.load import load_target
-from qnnc.targets.metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
-from qnnc.targets.model import Target
-from qnnc.targets.passes import PipelineResult, StepRecord, candidates, finishing_index, pipeline, run_pipeline
-from qnnc.targets.regions import native_region
-from qnnc.targets.verify import MAX_VERIFIED_QUBITS, VerificationFailed, Verifier, target_violation
+from .. import ir
+from ..diagnostics import Diagnostic, SpecError
+from ..emit.model_code import layer_attributes
+from ..quantum.lower import LoweredBlock, lower_block, with_measurements
+from ..targets.load import load_target
+from .metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
+from ..targets.model import Target
+from .passes import PipelineResult, StepRecord, candidates, finishing_index, pipeline, run_pipeline
+from .regions import native_region
+from .verify import MAX_VERIFIED_QUBITS, VerificationFailed, Verifier, target_violation
 
 
 class CompileError(SpecError):

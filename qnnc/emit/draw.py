@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from pytket import Circuit, Qubit
 
-from qnnc.targets.export import to_qasm3
+from .export import to_qasm3
 
 
 def to_qiskit(circuit: Circuit, measured: Sequence[Qubit] = (), physical: bool = True):

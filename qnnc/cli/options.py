@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .check import CheckOptions
+from ..check import CheckOptions
 
 LIMITS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 HELP = {"max_qubits": "qubits of one quantum block", "max_operations": "gates of one block, expanded",

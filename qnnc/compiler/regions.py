@@ -14,9 +14,9 @@ import rustworkx as rx
 from pytket import Circuit, OpType, Qubit
 from pytket.circuit import Node
 
-from qnnc import ir
-from qnnc.targets.metrics import NOT_GATES, VIRTUAL, physical_index
-from qnnc.targets.model import Target
+from .. import ir
+from .metrics import NOT_GATES, VIRTUAL, physical_index
+from ..targets.model import Target
 
 
 def native_region(target: Target, block: ir.QuantumBlock) -> tuple[int, ...] | None:

@@ -6,12 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .check import check_file
-from .command_line import add_limit_options, check_options
-from .diagnostics import Diagnostic, UserError, print_diagnostics
-from .emit.artifacts import write_file
-from .emit.output import write_output_file
+from .. import __version__
+from ..check import check_file
+from .options import add_limit_options, check_options
+from ..diagnostics import Diagnostic, UserError, print_diagnostics
+from ..emit.artifacts import write_file
+from ..emit.output import write_output_file
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in actions.choices.values():
         sub.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=argparse.SUPPRESS)
 
-    from .targets.cli import add_compile_commands, add_show_target_options
-    from .train.cli import add_train_commands
+    from .compile import add_compile_commands, add_show_target_options
+    from .train import add_train_commands
 
     add_compile_commands(commands)
     add_show_target_options(show)
@@ -157,8 +157,8 @@ def run_check(args) -> int:
 
 
 def run_fmt(args) -> int:
-    from .syntax.format import format_text
-    from .syntax.parse import decode_source, read_source
+    from ..syntax.format import format_text
+    from ..syntax.parse import decode_source, read_source
 
     status = 0
     for path in args.files:
@@ -183,14 +183,14 @@ def run_fmt(args) -> int:
 
 def run_show(args) -> int:
     if args.target:
-        from .targets.cli import run_show_target
+        from .compile import run_show_target
 
         return run_show_target(args)
     program, diagnostics, source = check_file(args.file, check_options(args))
     if diagnostics:
         report(diagnostics, args.file, source, args)
         return 1
-    from .summary import model_rows, render_plain, render_rich
+    from ..emit.summary import model_rows, render_plain, render_rich
 
     models = [m for m in program.models if args.model in (None, m.name)]
     if not models:
@@ -209,7 +209,7 @@ def run_show(args) -> int:
 
 
 def run_targets_list(args) -> int:
-    from .targets import TargetError, list_targets, load_target
+    from ..targets import TargetError, list_targets, load_target
 
     status = 0
     for name in list_targets():
@@ -226,7 +226,7 @@ def run_targets_list(args) -> int:
 
 
 def run_targets_show(args) -> int:
-    from .targets import TargetError, load_target, target_table
+    from ..targets import TargetError, load_target, target_table
 
     try:
         target = load_target(args.name)

@@ -2,7 +2,7 @@
 
 A pipeline is `((name, pass), ...)`; `run_pipeline` applies it, timing and counting each step and
 tracking where every logical qubit starts and ends. A pass is a pytket pass, a `Transform`
-(Python, `qnnc.targets.symbolic`) or a `DeferredPass` (built from the circuit it meets). Every
+(Python, `qnnc.compiler.symbolic`) or a `DeferredPass` (built from the circuit it meets). Every
 step keeps symbolic angles symbolic and polynomial, so a circuit is compiled once and bound
 many times. The shape:
 
@@ -42,9 +42,9 @@ from pytket.passes import (
 from pytket.placement import GraphPlacement, LinePlacement, NoiseAwarePlacement
 from pytket.predicates import CompilationUnit
 
-from qnnc.targets.model import Target
-from qnnc.targets.regions import best_relabel
-from qnnc.targets.symbolic import Transform, hidden, rebuild, squash_symbolic, without_permutation
+from ..targets.model import Target
+from .regions import best_relabel
+from .symbolic import Transform, hidden, rebuild, squash_symbolic, without_permutation
 
 LEVELS = (0, 1, 2, 3)
 PLACEMENTS = ("line", "graph", "noise_aware")

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import ir
 from ..ir import Gate, Weight
-from ..schema import REQUIRED, Param, Schema
+from .schema import REQUIRED, Param, Schema
 from .gates import ROTATIONS
 
 Qubits = tuple[int, ...]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..ir import Shape
-from ..schema import Param, Schema
+from .schema import Param, Schema
 
 
 @dataclass(frozen=True)

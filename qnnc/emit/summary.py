@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ir
-from .check.layers import LAYERS, QUANTUM_LAYERS, show_shape
-from .quantum.expand import count_gates, expand_block
+from .. import ir
+from ..language.layers import LAYERS, QUANTUM_LAYERS, show_shape
+from ..language.expand import count_gates, expand_block
 
 HEADERS = ("layer", "output shape", "qubits", "params", "1q gates", "2q gates", "depth")
 

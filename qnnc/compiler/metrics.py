@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from pytket import Circuit, OpType, Qubit
 
-from qnnc import ir
-from qnnc.targets.model import Target
+from .. import ir
+from ..targets.model import Target
 
 NOT_GATES = (OpType.Measure, OpType.Barrier, OpType.Phase, OpType.Reset)
 VIRTUAL = (OpType.Rz, OpType.U1, OpType.Phase)

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from qnnc.diagnostics import Diagnostic, SpecError, print_diagnostics
-from qnnc.emit.output import destination, write_output, write_output_file
+from ..diagnostics import Diagnostic, SpecError, print_diagnostics
+from ..emit.output import destination, write_output, write_output_file
 
 LEVEL_HELP = "optimisation level 0-3 (default 2; 3 searches placements and pass orders)"
 DRAW_FORMATS = (".txt", ".png", ".svg", ".pdf")
@@ -61,7 +61,7 @@ def _target_options(parser, required: bool) -> None:
 
 # ---- commands ------------------------------------------------------------------------------------
 def run_compile(args) -> int:
-    from qnnc.targets.report import compiled_table
+    from ..emit.report import compiled_table
 
     destination(args.output, (args.spec, args.bind), kind="folder")  # refuse a bad -o before compiling
     compiled = _compile(args, bind=args.bind)
@@ -78,7 +78,7 @@ def run_compile(args) -> int:
 
 def emitted_files(args, device) -> dict[str, str]:
     """The compile output plus the emitter's `model.py` and `manifest.json`."""
-    from qnnc.api import Compiled
+    from ..api import Compiled
 
     program, _, source = _checked(args)
     compiled = Compiled(program, Path(args.spec).name, source, device.target.name, device.level,
@@ -87,14 +87,14 @@ def emitted_files(args, device) -> dict[str, str]:
 
 
 def _checked(args):
-    from qnnc.check import check_file
-    from qnnc.command_line import check_options
+    from ..check import check_file
+    from .options import check_options
 
     return check_file(args.spec, check_options(args))
 
 
 def run_show_target(args) -> int:
-    from qnnc.targets.report import compiled_table
+    from ..emit.report import compiled_table
 
     compiled = _compile(args)
     if isinstance(compiled, int):
@@ -106,7 +106,7 @@ def run_show_target(args) -> int:
 def run_draw(args) -> int:
     from pytket import Qubit
 
-    from qnnc.targets.draw import draw_image, draw_text
+    from ..emit.draw import draw_image, draw_text
 
     if not args.output.lower().endswith(DRAW_FORMATS):
         print(f"qnnc: error: cannot draw to `{args.output}`: unknown format\n  help: end the name with one of "
@@ -143,7 +143,7 @@ def run_draw(args) -> int:
 
 
 def _measured_nodes(circuit):
-    from qnnc.targets.metrics import physical_index
+    from ..compiler.metrics import physical_index
 
     by_index = {physical_index(q): q for q in circuit.compiled.qubits}
     return [by_index[p] for p in circuit.measured]
@@ -152,10 +152,10 @@ def _measured_nodes(circuit):
 # ---- shared --------------------------------------------------------------------------------------
 def _compile(args, bind: str | None = None, target: str | None = None, level: int | None = None):
     """The CompiledModel for the command's spec and options, or an exit status after reporting."""
-    from qnnc.check import check_file
-    from qnnc.command_line import check_options
-    from qnnc.targets.compile import compile_for_target
-    from qnnc.targets.load import TargetError, load_target
+    from ..check import check_file
+    from .options import check_options
+    from ..compiler.compile import compile_for_target
+    from ..targets.load import TargetError, load_target
 
     spec = args.spec if hasattr(args, "spec") else args.file  # `qnnc show` calls it `file`
     program, diagnostics, source = check_file(spec, check_options(args))
@@ -177,7 +177,7 @@ def _compile(args, bind: str | None = None, target: str | None = None, level: in
 
 
 def _load_bind(path: str) -> dict:
-    from qnnc.targets.compile import CompileError
+    from ..compiler.compile import CompileError
 
     try:
         import torch

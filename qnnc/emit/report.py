@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from qnnc.targets.export import circuit_json, compiled_qasm
+from .export import circuit_json, compiled_qasm
 
 
 def compile_files(compiled) -> dict[str, str]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import ir
 from ..ir import Above, Arith, Const, Data, Derived, Gate
-from ..schema import Param, Schema
+from .schema import Param, Schema
 from .gates import ROTATIONS
 
 Qubits = tuple[int, ...]
