@@ -30,17 +30,17 @@ import time
 import torch
 
 import qnnc
-from qnnc.execute import backend as execute
+from qnnc.execute import aer as execute
 
 
 def count_circuits() -> list[int]:
-    """Wrap `_Executor.run` so that every call adds its number of circuits to the returned list."""
-    counts, run = [], execute._Executor.run
+    """Wrap `AerExecutor.run` so that every call adds its number of circuits to the returned list."""
+    counts, run = [], execute.AerExecutor.run
 
     def counting(self, batches, seed):
         counts.append(sum(len(slot_values) for _, slot_values in batches))
         return run(self, batches, seed)
-    execute._Executor.run = counting
+    execute.AerExecutor.run = counting
     return counts
 
 

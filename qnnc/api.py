@@ -6,19 +6,28 @@ from __future__ import annotations
 import builtins
 import linecache
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from . import __version__, ir
 from .check import CheckOptions, check_text
+from .compiler.compile import CompiledModel, CompileError, compile_for_target, layer_name, logical_coupling
 from .diagnostics import SpecError, UserError
-from .syntax.parse import read_source
-from .emit.model_code import PythonCode, generate
 from .emit.artifacts import sha256, to_json
+from .emit.model_code import PythonCode, generate, layer_attributes
 from .emit.output import write_output
+from .emit.report import compile_files, compile_manifest, report_markdown
+from .execute.modes import with_mode
 from .runtime.circuit import BlockCircuit, from_block
+from .runtime.modes import NEEDS_TARGET, Mode, parse_mode
+from .syntax.source import read_source
+from .targets import Target, load_target
 
 
 def circuits_of(model: ir.Model, couplings: dict | None = None) -> dict[int, BlockCircuit]:
@@ -49,86 +58,79 @@ def build_module(model: ir.Model, *, seed: int = 0, mode: str = "exact", shots: 
     return instantiate(model_code(model), seed=seed, mode=mode, shots=shots)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Compiled:
-    """A checked spec, compiled for `target` on first use of `.device` (pytket, verified)."""
+    """A checked spec and what it becomes for `target`. Each stage runs once, on first use:
+    `target_data` (the loaded target), `compiled_model` (every quantum layer lowered, compiled and
+    verified), `code()` (model.py's source). `bind` holds trained weights to substitute before
+    compiling (`{layer: {tensor: array}}`, `layer.tensor` keys, or a trained model's state_dict)."""
 
     program: ir.Program
     spec_name: str
     spec_text: str
-    target: str = "ideal"
+    target: str | Target = "ideal"
     level: int = 2
     model_name: str | None = None
-    codes: dict[str, PythonCode] = field(default_factory=dict)
-    _device: object = None
     spec_path: Path | None = None  # the file it was read from, which `write` never replaces
+    bind: Mapping | None = None
+    _codes: dict = field(default_factory=dict, compare=False, repr=False)
 
     def model(self, name: str | None = None) -> ir.Model:
         return self.program.model(name or self.model_name)
 
-    @property
-    def device(self):
-        """The `qnnc.compiler.compile.CompiledModel`: every quantum layer compiled and verified."""
-        if self._device is None:
-            from .compiler.compile import compile_for_target
+    @cached_property
+    def target_data(self) -> Target:
+        return self.target if isinstance(self.target, Target) else load_target(self.target)
 
-            self._device = compile_for_target(self.program, self.target, self.level, None, self.model().name)
-        return self._device
+    @cached_property
+    def compiled_model(self) -> CompiledModel:
+        """Every quantum layer compiled for the target and verified (CompileError, TargetError)."""
+        model = self.model()
+        bind = weights_by_layer(model, self.bind) if self.bind else None
+        try:
+            return compile_for_target(self.program, self.target_data, self.level, bind, model.name)
+        except CompileError as error:
+            if error.path != "<spec>":
+                raise
+            raise CompileError(error.diagnostics, self.spec_name, self.spec_text) from None
+
+    def couplings(self, model: ir.Model) -> dict[int, list] | None:
+        """The logical coupling each layer's `entangle=native` templates follow on the target, taken
+        from the compiled model when there is one (computed once per layer either way)."""
+        if self.target == "ideal":
+            return None
+        if "compiled_model" in self.__dict__ and model is self.compiled_model.model:
+            return {layer.index: layer.coupling for layer in self.compiled_model.layers}
+        return native_couplings(model, self.target_data)
 
     def code(self, name: str | None = None) -> PythonCode:
         model = self.model(name)
-        if model.name not in self.codes:
-            couplings = native_couplings(model, self.target) if self.target != "ideal" else None
-            self.codes[model.name] = generate(model, circuits_of(model, couplings), self.spec_name,
-                                              sha256(self.spec_text))
-        return self.codes[model.name]
+        if model.name not in self._codes:
+            self._codes[model.name] = generate(model, circuits_of(model, self.couplings(model)), self.spec_name,
+                                               sha256(self.spec_text))
+        return self._codes[model.name]
 
-    def module(self, name: str | None = None, *, seed: int = 0, mode: str = "exact",
+    def module(self, name: str | None = None, *, seed: int = 0, mode: str | Mode = "exact",
                shots: int | None = None) -> nn.Module:
         """A fresh nn.Module. `mode`: "exact" (default), "shots=N", "noisy" (the compiled circuit
         as a density matrix with the target's calibrated errors, up to 10 qubits) or
         "backend" (the compiled circuits on qiskit-aer with the target's noise, `shots` each,
         parameter-shift gradients). The last two need a target with calibration data."""
-        if mode not in ("noisy", "backend"):
-            return instantiate(self.code(name), seed=seed, mode=mode, shots=shots)
-        return self._device_module(name, seed, mode, shots)
-
-    def _device_module(self, name, seed: int, mode: str, shots: int | None) -> nn.Module:
-        from .runtime import QuantumBlockModule
-        from .execute.backend import BackendBlock
-        from .execute.noisy import noisy_block
-
-        target = self.device.target
-        if not (target.one_qubit_errors or target.two_qubit_errors or target.readout_errors):
-            raise ValueError(f"target `{target.name}` has no calibration data, so `{mode}` mode would be noise-free; "
-                             f"compile for a calibrated target such as `line_5` or `ibm_brisbane`")
-        module = instantiate(self.code(name), seed=seed)
-        layers = list(module.children())
-        for compiled in self.device.layers:
-            holder, i = layers[compiled.index], compiled.index
-            if mode == "backend":
-                replacement = BackendBlock(compiled, target, shots or 1000, seed + i)
-            else:
-                circuit, noise = noisy_block(compiled, target)
-                replacement = QuantumBlockModule(circuit, mode="noisy", noise=noise, seed=seed + i)
-            replacement.load_state_dict(holder.block.state_dict(), strict=False)
-            holder.block = replacement
-        return module
+        mode = parse_mode(mode, shots)
+        if mode.name not in NEEDS_TARGET:
+            return instantiate(self.code(name), seed=seed, mode=str(mode))
+        return with_mode(instantiate(self.code(name), seed=seed), mode, self.compiled_model, seed)
 
     @property
     def report(self) -> str:
         """`report.md`: the per-layer compile table, verification and passes."""
-        from .emit.report import report_markdown
-
-        return report_markdown(self.device)
+        return report_markdown(self.compiled_model)
 
     def files(self) -> dict[str, str]:
         """Everything `write` puts in the output directory, by relative path."""
-        from .emit.report import compile_files, compile_manifest
-
-        files = compile_files(self.device)
+        files = compile_files(self.compiled_model)
         files["model.py"] = self.code().source
-        files["manifest.json"] = to_json(manifest(self, compile_manifest(self.device, files), files))
+        files["manifest.json"] = to_json(manifest(self, compile_manifest(self.compiled_model, files), files))
         return files
 
     def write(self, directory: str | Path, *, force: bool = False) -> Path:
@@ -144,15 +146,11 @@ DETERMINISTIC = ("model.py", "compile.json", "circuits/")  # files whose bytes d
 
 def manifest(compiled: Compiled, compile_section: dict, files: dict[str, str]) -> dict:
     """What makes the output reproducible: inputs, versions, seeds, passes, metrics, hashes."""
-    from importlib.metadata import version
-
-    import torch
-
     model = compiled.model()
     return {
         "spec": {"name": compiled.spec_name, "sha256": sha256(compiled.spec_text)},
         "model": model.name,
-        "target": {"name": compiled.device.target.name, "level": compiled.level},
+        "target": {"name": compiled.compiled_model.target.name, "level": compiled.level},
         "versions": {"qnnc": __version__, "torch": torch.__version__.split("+")[0],
                      **{p: version(p) for p in ("pytket", "qiskit", "lark")}},
         "seeds": {"weights": "the model's `seed` argument (default 0); layer i draws from seed + i",
@@ -164,34 +162,51 @@ def manifest(compiled: Compiled, compile_section: dict, files: dict[str, str]) -
     }
 
 
-def native_couplings(model: ir.Model, target: str) -> dict[int, list]:
+def native_couplings(model: ir.Model, target: Target) -> dict[int, list]:
     """The logical coupling each layer's `entangle=native` templates follow on `target`."""
-    from .compiler.compile import logical_coupling
-    from .targets.load import load_target
-
-    device = load_target(target)
-    return {i: logical_coupling(device, layer.block) for i, layer in enumerate(model.layers)
+    return {i: logical_coupling(target, layer.block) for i, layer in enumerate(model.layers)
             if isinstance(layer, ir.QuantumLayer)}
 
 
-def compile(spec: str | Path, target: str = "ideal", *, level: int = 2, model: str | None = None,
-            options: CheckOptions = CheckOptions()) -> Compiled:
-    """Check `spec` (a path, or the text of a spec) and prepare it for `target` at optimisation
-    `level` (0-3). Raises SpecError carrying every diagnostic when the spec has errors; device
-    compilation happens on first use of `.device`, `.report`, `.files()` or `.write()`."""
+def weights_by_layer(model: ir.Model, weights: Mapping) -> dict:
+    """Trained weights keyed for `compile_for_target`: a trained model's state_dict keys
+    (`quanv.block.weights.w`, what `qnnc train` saves in model.pt) become `layer1_quanv.w`, and
+    its classical layers' entries are dropped; other keys pass through."""
+    by_attribute = dict(zip(layer_attributes(model), enumerate(model.layers)))
+    out = {}
+    for key, value in weights.items():
+        head, _, rest = str(key).partition(".")
+        if head not in by_attribute:
+            out[key] = value
+            continue
+        index, layer = by_attribute[head]
+        part = rest.split(".")
+        if isinstance(layer, ir.QuantumLayer) and len(part) == 3 and part[:2] in (["block", "weights"],
+                                                                                 ["block", "fixed"]):
+            out[f"{layer_name(index, layer)}.{part[2]}"] = value
+    return out
+
+
+def compile(spec: str | Path, target: str | Target = "ideal", *, level: int = 2, model: str | None = None,
+            options: CheckOptions = CheckOptions(), bind: Mapping | None = None) -> Compiled:
+    """Check `spec` (a path, or the text of a spec) and prepare it for `target` (a name, a .yaml
+    path or a Target) at optimisation `level` (0-3), with trained weights `bind` substituted.
+    Raises SpecError carrying every diagnostic when the spec has errors; compilation for the
+    target happens on first use of `.compiled_model`, `.report`, `.files()` or `.write()`."""
     if not isinstance(spec, (str, Path)):
         raise TypeError(f"qnnc.compile expects a path or the text of a spec, got {type(spec).__name__}")
     if level not in (0, 1, 2, 3):
         raise UserError(f"unknown compile level `{level}`", "use 0, 1, 2 or 3")
-    path = Path(spec) if isinstance(spec, Path) or (spec.endswith(".qnn") and "\n" not in spec) or not spec else None
-    text, diagnostics = read_source(path) if path else (spec, [])
+    is_path = isinstance(spec, Path) or not spec or (spec.endswith(".qnn") and "\n" not in spec)
+    text, diagnostics = read_source(spec) if is_path else (spec, [])
+    path = Path(spec) if is_path and str(spec) else None
     name = path.name if path else "<spec>"
     if text is None:
-        raise SpecError(diagnostics, str(path), "")
+        raise SpecError(diagnostics, str(spec), "")
     program, diagnostics = check_text(text, options)
     if diagnostics:
         raise SpecError(diagnostics, name, text)
     if model is not None and model not in {m.name for m in program.models}:
         known = ", ".join(f"`{m.name}`" for m in program.models)
-        raise UserError(f"no model `{model}` in {name}", f"its models are {known}")
-    return Compiled(program, name, text, target, level, model, spec_path=path)
+        raise UserError(f"no model `{model}` in {spec if path else name}", f"its models are {known}")
+    return Compiled(program, name, text, target, level, model, spec_path=path, bind=bind)

@@ -22,7 +22,7 @@ from qnnc.check import check_text
 from qnnc.language.layers import LAYERS, QUANTUM_LAYERS
 from qnnc.check.model import INPUTS
 from qnnc.check.quantum import MEASURE_BASES
-from qnnc.check.train import DATASETS, FIELDS, LOSSES, OPTIMIZERS
+from qnnc.language.training import DATASETS, FIELDS, LOSSES, OPTIMIZERS
 from qnnc.language.encodings import ENCODINGS
 from qnnc.language.gates import GATES
 from qnnc.language.templates import CONV_BLOCKS, ENTANGLERS, POOL_BLOCKS, TEMPLATES

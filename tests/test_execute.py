@@ -13,8 +13,10 @@ from pytket import Bit, Circuit, OpType, Qubit
 from qnnc.check import check_text
 from qnnc.runtime import QuantumBlockModule
 from qnnc.compiler.compile import compile_for_target
-from qnnc.execute.backend import BackendBlock, _Executor, _Template
+from qnnc.execute.aer import AerExecutor as _Executor
+from qnnc.execute.backend import BackendBlock
 from qnnc.execute.noisy import noisy_block
+from qnnc.execute.template import CircuitTemplate as _Template
 from qnnc.targets.load import load_target
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

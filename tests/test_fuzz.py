@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from qnnc.diagnostics import Diagnostic
 from qnnc.syntax.format import format_spec
-from qnnc.syntax.parse import MAX_BYTES, decode_source, parse_text, read_source
+from qnnc.syntax.parse import parse_text
+from qnnc.syntax.source import MAX_BYTES, decode_source, read_source
 
 from strategies import specs
 

@@ -20,7 +20,7 @@ def test_wheel_contains_the_grammar(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "qnnc/grammar/qnn.lark" in names
     assert "qnnc/target_files/ibm_brisbane.yaml" in names
-    assert "qnnc/cli.py" in names
+    assert "qnnc/cli/__init__.py" in names
 
 
 def test_grammar_is_loaded_as_package_data():

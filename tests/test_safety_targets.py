@@ -14,7 +14,7 @@ import pytest
 from safety import run_bounded, run_cli
 
 from qnnc.targets import TargetError, load_target, parse_target
-from qnnc.targets.validate import MAX_ALL_TO_ALL_QUBITS, MAX_QUBITS
+from qnnc.targets.schema import MAX_ALL_TO_ALL_QUBITS, MAX_QUBITS
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "henderson.qnn"
 HEADER = """\

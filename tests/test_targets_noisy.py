@@ -12,11 +12,11 @@ import torch
 from pytket.circuit import Op, OpType
 
 import qnnc
-from qnnc import ir
+
 from qnnc.runtime import NoiseModel, QuantumBlockModule
 from qnnc.runtime.gates import gate_matrix
 from qnnc.compiler.compile import compile_for_target
-from qnnc.execute.backend import aer_noise_model
+from qnnc.execute.aer import aer_noise_model
 from qnnc.execute.noisy import GATES, _as_tk1, noise_model, noisy_block
 from reference import equal_up_to_phase
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 def layer_of(body: str, target: str, shape: str = "vector(3)", layer: str = "qnn(qubits=3)"):
     spec = f"model m {{\n  input x: {shape}\n  {layer} {{\n{body}\n  }}\n}}\n"
-    device = qnnc.compile(spec, target=target).device
+    device = qnnc.compile(spec, target=target).compiled_model
     return device.layers[0], device.target
 
 
@@ -140,7 +140,7 @@ def test_mid_circuit_measurements_match_aer_sampling():
 
 @pytest.mark.parametrize("spec", ["henderson", "pneumonia", "qcnn", "reuploading", "trainable_quanv"])
 def test_without_noise_the_compiled_circuit_computes_the_exact_values(spec):
-    device = qnnc.compile(f"specs/{spec}.qnn", target="ibm_brisbane").device
+    device = qnnc.compile(f"specs/{spec}.qnn", target="ibm_brisbane").compiled_model
     for layer in device.layers:
         try:
             circuit, _ = noisy_block(layer, device.target)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qnnc import cli
-from qnnc.cli.train import Display, add_train_commands
+from qnnc.cli.train import Display
 from test_train_data import write_medmnist
 from test_train_loop import TINY
 
@@ -18,12 +18,8 @@ BASELINES = sorted((ROOT / "specs" / "baselines").glob("*.qnn"))
 
 
 def main(argv) -> int:
-    """`qnnc ARGV`, with the train commands registered if `qnnc.cli` does not do it yet."""
-    parser = cli.build_parser()
-    commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    if "train" not in commands.choices:
-        add_train_commands(commands)
-    args = parser.parse_args(list(map(str, argv)))
+    """`qnnc ARGV`, the parsed command run directly."""
+    args = cli.build_parser().parse_args(list(map(str, argv)))
     return args.run(args)
 
 

@@ -12,7 +12,8 @@ from qnnc import ir
 from qnnc.api import build_module
 from qnnc.check import check_file, check_text
 from qnnc.runtime import Quanv
-from qnnc.train.data import DataError, Split, TrainError, fit_to_model, load_dataset
+from qnnc.train.data import Split, fit_to_model, load_dataset
+from qnnc.train.errors import DataError, TrainError
 from qnnc.train.loop import FeatureCache, fixed_prefix, objective, train_model
 from qnnc.train.twins import classical_twin, parameter_counts, variants
 

@@ -8,7 +8,8 @@ from ..diagnostics import Diagnostic
 from ..language.gates import GATES
 from ..language.templates import TEMPLATES
 from ..syntax import ast
-from ..syntax.parse import MAX_BYTES, parse_text, read_source
+from ..syntax.parse import parse_text
+from ..syntax.source import MAX_BYTES, read_source
 from .context import CheckOptions, Reporter
 from .model import check_model
 from .quantum import Block

@@ -5,124 +5,26 @@ has finished: the output directory then appears in one rename, so a failure leav
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from .. import ir
+from ..check import check_file
+from ..diagnostics import render
+from ..runtime import MemoryBudgetError
+from ..train.baseline import run_baseline as run_all, tasks
+from ..train.loop import train_model
+from ..train.report import baseline_files, result_row, results_markdown, run_files
+from .options import check_options
 from ..emit.artifacts import sha256
 from ..emit.output import destination, write_output
-from ..train.data import TrainError, dataset_text, fit_to_model, load_dataset
-
-DEVICES = ("cpu", "cuda", "auto")
-MAX_EPOCHS, MAX_BATCH, MAX_SEEDS, MAX_JOBS = 100_000, 65_536, 100, 64
-
-
-def add_train_commands(subparsers) -> None:
-    """Register `train` and `baseline` on the `qnnc` command's subparsers."""
-    train = subparsers.add_parser(
-        "train", help="train a spec's model reproducibly; write metrics, plots and weights",
-        description="Train a model of SPEC with its `train` block (flags override it). Writes RUN/metrics.json, "
-        "curves.png, confusion.png, model.pt (state_dict), manifest.json and timings.json.")
-    baseline = subparsers.add_parser(
-        "baseline", help="train a spec and its classical twins over several seeds",
-        description="Train the model of SPEC, its trainable classical twin (each quantum layer replaced by a "
-        "shape-matched classical layer) and its frozen twin (random, untrained) with N seeds on identical data. "
-        "Writes DIR/results.json, results.md (mean ± std), comparison.png, runs/*/metrics.json, manifest.json.")
-    for sub in (train, baseline):
-        sub.add_argument("spec", metavar="SPEC", help="a .qnn spec file")
-        sub.add_argument("-o", "--output", metavar="RUN" if sub is train else "DIR", required=True,
-                         help="output directory (written atomically; replaced only if qnnc wrote it)")
-        sub.add_argument("--data", type=data_flag, metavar="DATASET", help="dataset instead of the spec's, "
-                         "e.g. 'digits(classes=[0, 1], size=16)', or a path to a .npz or .csv file")
-        sub.add_argument("--model", metavar="NAME",
-                         help="which model of the spec (default: the train block's, else the first)")
-        sub.add_argument("--epochs", type=_count(MAX_EPOCHS), metavar="E", help="epochs (overrides the spec)")
-        sub.add_argument("--batch", type=_count(MAX_BATCH), metavar="B", help="batch size (overrides the spec)")
-        sub.add_argument("--lr", type=_learning_rate, metavar="LR", help="learning rate (overrides the spec)")
-        sub.add_argument("--seed", type=_seed, metavar="S", help="seed (a baseline uses S, S+1, …)")
-        sub.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
-                         "not write aside (to NAME.old-N) instead of refusing")
-        sub.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
-                         help="torch device: cpu (default), cuda, cuda:N or auto")
-    baseline.add_argument("--seeds", type=_count(MAX_SEEDS), default=3, metavar="N",
-                          help=f"number of seeds (default 3, at most {MAX_SEEDS})")
-    baseline.add_argument("--jobs", type=_count(MAX_JOBS), default=1, metavar="K",
-                          help="runs at a time, in separate processes (default 1)")
-    train.set_defaults(run=run_train)
-    baseline.set_defaults(run=run_baseline_command)
-
-
-# ---- flag types (argparse turns ArgumentTypeError into exit status 2) -----------------------------------
-def _count(limit: int):
-    """An argparse type: a positive integer up to `limit` (docs/safety.md lists the limits)."""
-    def count(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got `{text}`")
-        if value > limit:
-            raise argparse.ArgumentTypeError(f"expected at most {limit:,}, got `{text}`")
-        return value
-    return count
-
-
-def _seed(text: str) -> int:
-    if not text.isdigit() or int(text) > 2**32 - 1:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 4294967295, got `{text}`")
-    return int(text)
-
-
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 10:
-        raise argparse.ArgumentTypeError(f"expected a learning rate in (0, 10], got `{text}`")
-    return value
-
-
-def _device(text: str) -> str:
-    import torch
-
-    if text == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise argparse.ArgumentTypeError(f"unknown device `{text}`: expected cpu, cuda, cuda:N or auto")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"device `{text}` is not available here: torch sees no CUDA GPU")
-    return text
-
-
-def data_flag(text: str):
-    """`--data`: a dataset as the spec's `data` line writes it, or a path ending in .npz or .csv."""
-    from ..check.context import Reporter
-    from ..check.train import check_train
-    from ..syntax.parse import parse_text
-
-    if "\n" in text or "{" in text or "}" in text:
-        raise argparse.ArgumentTypeError("expected one dataset, e.g. `digits(classes=[0, 1])`")
-    if text.endswith((".npz", ".csv")) and "(" not in text:
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
-        text = f'{text[-3:]}("{quoted}")'
-    spec, diagnostics = parse_text(f"train {{\n  data {text}\n}}\n")
-    report = Reporter(list(diagnostics))
-    config = check_train(spec.items[0], {}, report) if spec is not None else None
-    if config is None or report.diagnostics:
-        first = report.unique()[0]
-        raise argparse.ArgumentTypeError(f"cannot read `{text}`: {first.message}" +
-                                         (f" ({first.help})" if first.help else ""))
-    return config.data
-
+from ..train.data import dataset_text, fit_to_model, load_dataset
+from ..train.errors import TrainError
 
 # ---- setting up an experiment ----------------------------------------------------------------------
 class Failure(Exception):
@@ -131,10 +33,6 @@ class Failure(Exception):
 
 def prepare(args):
     """(spec text, model, config, load(seed) -> Dataset, data text) from the spec and the flags."""
-    from ..check import check_file
-    from .options import check_options
-    from ..diagnostics import render
-
     program, diagnostics, source = check_file(args.spec, check_options(args))
     if diagnostics:
         count = len(diagnostics)
@@ -175,8 +73,6 @@ def _fail(message: str, help: str | None = None) -> int:
 def _guarded(command):
     """Run `command(args)`, turning bad spec, data and output problems into exit status 1."""
     def run(args) -> int:
-        from ..runtime import MemoryBudgetError
-
         try:
             return command(args)
         except Failure as failure:
@@ -203,9 +99,6 @@ def _write(args, config: ir.TrainConfig, files: dict) -> None:
 # ---- the commands ------------------------------------------------------------------------------------
 @_guarded
 def run_train(args) -> int:
-    from ..train.loop import train_model
-    from ..train.report import run_files
-
     source, model, config, load, data_text = prepare(args)
     destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
     data = fit_to_model(load(config.seed), model)
@@ -223,10 +116,7 @@ def run_train(args) -> int:
 
 
 @_guarded
-def run_baseline_command(args) -> int:
-    from ..train.baseline import run_baseline, tasks
-    from ..train.report import baseline_files, results_markdown, result_row
-
+def run_baseline(args) -> int:
     source, model, config, load, data_text = prepare(args)
     destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
     seeds = [config.seed + i for i in range(args.seeds)]
@@ -234,7 +124,7 @@ def run_baseline_command(args) -> int:
     per_epoch = args.jobs == 1
     began = time.perf_counter()
     with Display(len(runs) * (config.epochs if per_epoch else 1), f"baseline {model.name}") as display:
-        results = run_baseline(
+        results = run_all(
             runs, jobs=args.jobs,
             on_epoch=(lambda task, e, n, row: display.step(f"{task.label}: {_epoch_line(e, n, row)}"))
             if per_epoch else None,
@@ -269,9 +159,6 @@ class Display:
 
     def __enter__(self):
         if self.stream.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                                 console=Console(file=self.stream), transient=False)

@@ -16,7 +16,6 @@ from pytket import Circuit, Qubit
 
 from .. import ir
 from ..diagnostics import Diagnostic, SpecError
-from ..emit.model_code import layer_attributes
 from ..quantum.lower import LoweredBlock, lower_block, with_measurements
 from ..targets.load import load_target
 from .metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
@@ -56,13 +55,15 @@ class CompiledCircuit:
 @dataclass(frozen=True)
 class CompiledLayer:
     """A quantum layer of the model: index in `model.layers`, name, lowering, and its circuits
-    (one, or one per filter when weights were bound)."""
+    (one, or one per filter when weights were bound). `coupling` is the logical coupling its
+    `entangle=native` templates follow (None: a line)."""
 
     index: int
     name: str
     layer: ir.QuantumLayer
     lowered: LoweredBlock
     circuits: tuple[CompiledCircuit, ...]
+    coupling: tuple | list | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def compile_for_target(source: ir.Program | ir.Model, target: Target | str, leve
     chosen = source.model(model) if isinstance(source, ir.Program) else source
     if level not in (0, 1, 2, 3):
         raise CompileError([Diagnostic("E704", f"unknown compile level `{level}`", help="use -O 0, 1, 2 or 3")])
-    bind = _nested(bind or {}, chosen)
+    bind = _nested(bind or {})
     quantum = [(i, layer) for i, layer in enumerate(chosen.layers) if isinstance(layer, ir.QuantumLayer)]
     unknown = sorted(set(bind) - {layer_name(i, layer) for i, layer in quantum})
     if unknown:
@@ -111,12 +112,13 @@ def compile_layer(index: int, layer: ir.QuantumLayer, target: Target, level: int
                      f"`{target.name}` has {target.num_qubits}", layer,
                      "use fewer qubits in the block, or a larger target (`qnnc targets list`)")
     region = native_region(target, block) if _uses_native(block) else None
-    lowered = lower_block(block, logical_coupling(target, block), mid_circuit=target.mid_circuit_measurement)
+    coupling = None if region is None else _logical_coupling(target, region)
+    lowered = lower_block(block, coupling, mid_circuit=target.mid_circuit_measurement)
     circuits = []
     for suffix, logical in _bound_circuits(lowered, block, bind, name, layer):
         started = time.perf_counter()
         circuits.append(_compile_circuit(name + suffix, logical, lowered, layer, target, level, region, seed, started))
-    return CompiledLayer(index, name, layer, lowered, tuple(circuits))
+    return CompiledLayer(index, name, layer, lowered, tuple(circuits), coupling)
 
 
 @dataclass(frozen=True)
@@ -231,25 +233,16 @@ def _logical_coupling(target: Target, region: tuple[int, ...]) -> list[tuple[int
 
 
 # ---- binding trained weights ------------------------------------------------------------------------
-def _nested(bind: Mapping, model: ir.Model) -> dict[str, dict]:
-    """{layer: {tensor: array}} from that form, from flat `layer.tensor` keys, or from the
-    `state_dict` of a trained model (`quanv.block.weights.w`, as `qnnc train` saves in model.pt;
-    the classical layers' entries are skipped). Values must be finite numbers."""
-    by_attribute = dict(zip(layer_attributes(model), enumerate(model.layers)))
+def _nested(bind: Mapping) -> dict[str, dict]:
+    """{layer: {tensor: array}} from that form or from flat `layer.tensor` keys. Values must be
+    finite numbers."""
     nested: dict[str, dict] = {}
     for key, value in bind.items():
         if isinstance(value, Mapping):
             nested.setdefault(str(key), {}).update({t: _finite(f"{key}.{t}", v) for t, v in value.items()})
-            continue
-        head, _, rest = str(key).partition(".")
-        if head in by_attribute:
-            index, layer = by_attribute[head]
-            part = rest.split(".")
-            if isinstance(layer, ir.QuantumLayer) and len(part) == 3 and part[:2] in (["block", "weights"],
-                                                                                     ["block", "fixed"]):
-                nested.setdefault(layer_name(index, layer), {})[part[2]] = _finite(str(key), value)
-            continue
-        nested.setdefault(head, {})[rest] = _finite(str(key), value)
+        else:
+            layer, _, tensor = str(key).partition(".")
+            nested.setdefault(layer, {})[tensor] = _finite(str(key), value)
     return nested
 
 

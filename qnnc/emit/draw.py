@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pytket import Circuit, Qubit
 
+from ..compiler.metrics import physical_index
 from .export import to_qasm3
 
 
@@ -51,3 +52,18 @@ def draw_image(circuit: Circuit, suffix: str, measured: Sequence[Qubit] = (), ph
     figure.savefig(image, format=suffix.lstrip("."), dpi=120, bbox_inches="tight")
     plt.close(figure)
     return image.getvalue()
+
+
+def draw_layer(layer, suffix: str, compiled: bool) -> str | bytes:
+    """A compiled layer's first circuit as a file's content: `suffix` ".txt" gives a text diagram,
+    ".png"/".svg"/".pdf" an image. `compiled` draws the circuit as compiled for the target
+    (physical qubits), else the logical circuit."""
+    circuit = layer.circuits[0]
+    if compiled:
+        by_index = {physical_index(q): q for q in circuit.compiled.qubits}
+        drawn, measured = circuit.compiled, [by_index[p] for p in circuit.measured]
+    else:
+        drawn, measured = layer.lowered.circuit, [Qubit(q) for q in layer.lowered.measured]
+    if suffix == ".txt":
+        return draw_text(drawn, measured, physical=compiled)
+    return draw_image(drawn, suffix, measured, physical=compiled)

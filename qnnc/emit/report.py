@@ -7,6 +7,8 @@ own files (model.py, manifest.json) into the same dict and write everything at o
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import hashlib
 import json
 
@@ -71,8 +73,6 @@ def circuit_files(model) -> dict[str, str]:
 def compile_manifest(model, files: dict[str, str]) -> dict:
     """What was compiled, how, and what it costs: deterministic (no measured times), for
     `compile.json` and the emitter's manifest. `files` maps paths to their text for hashes."""
-    from dataclasses import asdict
-
     layers = []
     for layer in model.layers:
         circuits = []

@@ -42,7 +42,9 @@ class BlockCircuit:
 
 def from_block(block: ir.QuantumBlock, coupling=None) -> BlockCircuit:
     """The circuit of a checked block (templates and encodings expanded with `expand_block`)."""
-    from ..language.expand import expand_block  # compile-time only: pulls in numpy
+    # imported here on purpose: expanding templates needs numpy (PennyLane's random generator), and
+    # generated model.py files, which hold expanded gates, import the runtime with torch alone
+    from ..language.expand import expand_block
 
     return BlockCircuit(block.qubits, block.features, tuple(expand_block(block, coupling)), block.weights,
                         block.measurement, block.filters, amplitude_encoding(block))

@@ -18,11 +18,11 @@ from .. import ir
 from . import memory
 from .circuit import BlockCircuit, from_block
 from .exact import ExactRunner
+from .modes import Mode, parse_mode
 from .noisy import NoiseModel, NoisyRunner
 from .shots import ShotsRunner
 
 Tensor = torch.Tensor
-MODES = ("exact", "shots", "noisy")
 
 
 def initial_weights(weights, seed: int, dtype=torch.float32) -> dict[str, Tensor]:
@@ -33,16 +33,6 @@ def initial_weights(weights, seed: int, dtype=torch.float32) -> dict[str, Tensor
         generator = shared if w.trainable else torch.Generator().manual_seed(w.seed or 0)
         out[w.name] = (torch.rand(w.shape, generator=generator, dtype=torch.float64) * 2 * math.pi).to(dtype)
     return out
-
-
-def _parse_mode(mode: str, shots: int | None) -> tuple[str, int | None]:
-    if mode.startswith("shots="):
-        mode, shots = "shots", int(mode.split("=", 1)[1])
-    if mode not in MODES:
-        raise ValueError(f"unknown execution mode `{mode}`: expected one of `exact`, `shots=N`, `noisy`")
-    if mode == "shots" and not shots:
-        raise ValueError("`shots` mode needs a number of shots, e.g. mode=\"shots=1000\"")
-    return mode, shots
 
 
 def hold_weights(module: nn.Module, weights, seed: int) -> None:
@@ -75,7 +65,11 @@ class QuantumBlockModule(nn.Module):
         super().__init__()
         circuit = from_block(circuit) if isinstance(circuit, ir.QuantumBlock) else circuit
         self.circuit, self.seed, self.memory_budget = circuit, seed, memory_budget
-        self.mode, self.shots = _parse_mode(mode, shots)
+        parsed = parse_mode(mode, shots)
+        if parsed.name == "backend":
+            raise ValueError("`backend` mode runs the compiled circuits: build the model with "
+                             "`qnnc.compile(spec, target=...).module(mode=\"backend\")`")
+        self.mode, self.shots = parsed.name, parsed.shots
         hold_weights(self, circuit.weights, seed)
         fixed = frozenset(w.name for w in circuit.weights if not w.trainable)
         options = dict(fuse_width=fuse_width)
@@ -89,7 +83,7 @@ class QuantumBlockModule(nn.Module):
 
     def extra_repr(self) -> str:
         c = self.circuit
-        mode = f"shots={self.shots}" if self.mode == "shots" else self.mode
+        mode = Mode(self.mode, self.shots)
         return f"qubits={c.qubits}, features={c.features}, filters={c.filters}, outputs={c.outputs}, mode={mode}"
 
     def weight(self, name: str) -> Tensor:

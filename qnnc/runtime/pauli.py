@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from .angles import evaluate_angles
 from .measure import expectation, marginal
 from .program import Program
 from .simulator import evolve, product_vectors, state_dtype
@@ -74,8 +75,6 @@ def coefficients(program: Program, values: dict, components: tuple[str, ...], dt
 def kept_components(program: Program, features_count: int, weights: dict[str, Tensor]) -> tuple[str, ...]:
     """Per qubit, the Pauli components its prepared Bloch vector can have: probed at random data
     (a component that vanishes at 16 random inputs vanishes identically for these gates)."""
-    from .angles import evaluate_angles
-
     generator = torch.Generator().manual_seed(0)
     data = torch.randn(16, max(features_count, 1), generator=generator, dtype=torch.float64) * 3
     probe = {k: v.detach().to("cpu", torch.float64) for k, v in weights.items()}

@@ -1,26 +1,21 @@
-"""Text -> AST. Reads a spec file, guards against absurd input, parses with lark, and turns
-the parse tree into `qnnc.syntax.ast` nodes in one Transformer.
+"""Text -> AST: parses spec text with lark and turns the parse tree into `qnnc.syntax.ast` nodes
+in one Transformer. Reading files and turning away absurd input is `source`'s job.
 
 `parse_text` never raises on bad input: it returns the AST (or None) and diagnostics.
 """
 from __future__ import annotations
 
-import errno
-import os
 import re
-import stat
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken, VisitError
 
 from ..diagnostics import Diagnostic, Span
 from . import ast
+from .source import unparseable
 
-MAX_BYTES = 1 << 20  # a spec is a page of text; 1 MiB is far beyond any real one
-MAX_NESTING = 64  # brackets and blocks
 MAX_SYNTAX_ERRORS = 10
 
 
@@ -49,60 +44,10 @@ def parser() -> Lark:
                 postlex=_JoinBracketedLines())
 
 
-def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
-    """The text of a spec file, or None and a diagnostic (missing, too large, not UTF-8)."""
-    if not str(path):
-        return None, [Diagnostic("E001", "no file given: the path is empty", help="name a .qnn spec file")]
-    try:
-        data = read_bounded(path, MAX_BYTES + 1)
-    except OSError as exc:
-        return None, [Diagnostic("E001", f"cannot read file: {exc.strerror or exc}")]
-    return decode_source(data)
-
-
-def read_bounded(path: str | Path, limit: int) -> bytes:
-    """At most `limit` bytes of `path`, which may also be a device or a pipe (`/dev/zero` ends at
-    the limit; a pipe with no writer reads as empty instead of waiting forever)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        os.set_blocking(fd, True)
-        chunks, size = [], 0
-        while size < limit and (chunk := os.read(fd, min(1 << 20, limit - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def decode_source(data: bytes) -> tuple[str | None, list[Diagnostic]]:
-    if len(data) > MAX_BYTES:
-        return None, [Diagnostic("E003", f"file is too large (more than {MAX_BYTES:,} bytes, the limit)",
-                                 help="a .qnn spec describes one architecture; generate data files separately")]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        prefix = data[data.rfind(b"\n", 0, exc.start) + 1: exc.start]
-        column = len(prefix.decode("utf-8", "replace")) + 1  # characters, as in every other span
-        return None, [Diagnostic("E002", f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
-                                 Span.point(line, column), help="save the file as UTF-8")]
-    return text.removeprefix("\ufeff"), []
-
-
 def parse_text(text: str) -> tuple[ast.Spec | None, list[Diagnostic]]:
     """Parse spec text. Returns (Spec, []) or (None, diagnostics) for syntax errors."""
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        return None, [Diagnostic("E101", "file contains a NUL byte; is it a binary file?", Span.point(line, 1))]
-    if deep := _too_deep(text):
-        return None, [deep]
-    if len(text) > MAX_BYTES:
-        return None, [Diagnostic("E003", f"spec is too large ({len(text):,} characters; the limit is {MAX_BYTES:,})")]
-    if not text.strip():
-        return None, [Diagnostic("E004", "file is empty", help="a spec needs at least one `model NAME { ... }`")]
+    if (problem := unparseable(text)) is not None:
+        return None, [problem]
     diagnostics: list[Diagnostic] = []
     attempt = text if text.endswith("\n") else text + "\n"
     for _ in range(MAX_SYNTAX_ERRORS):
@@ -128,28 +73,6 @@ def parse_text(text: str) -> tuple[ast.Spec | None, list[Diagnostic]]:
             return None, [Diagnostic("E004", "file is empty", help="a spec needs at least one `model NAME { ... }`")]
         return ast.Spec(spec.items, comments), []
     return None, diagnostics
-
-
-# ---- limits -------------------------------------------------------------------------------------
-_BRACKETS = re.compile(r'#[^\n]*|"(?:\\.|[^"\\\n])*"|[({\[]|[)}\]]|\n')
-
-
-def _too_deep(text: str) -> Diagnostic | None:
-    """Reject runaway nesting before parsing: later stages recurse over the tree."""
-    depth, line, line_start = 0, 1, 0
-    for match in _BRACKETS.finditer(text):
-        token = match.group()
-        if token == "\n":
-            line, line_start = line + 1, match.end()
-        elif token in "({[":
-            depth += 1
-            if depth > MAX_NESTING:
-                return Diagnostic("E003", f"nesting is deeper than {MAX_NESTING} levels",
-                                  Span.point(line, match.start() - line_start + 1),
-                                  help="flatten the spec or move repeated structure into a `repeat` block")
-        elif token in ")}]":
-            depth = max(0, depth - 1)
-    return None
 
 
 # ---- syntax errors --------------------------------------------------------------------------

@@ -34,7 +34,8 @@ import yaml
 from ..diagnostics import Diagnostic, Span, SpecError
 from . import yaml_safe
 from .model import Target
-from .validate import Checker, listing, source_spans
+from .problems import listing, source_spans
+from .validate import Checker
 from .yaml_safe import YAMLLimitError, read_bounded
 
 MAX_SHOWN = 50  # diagnostics printed for one target file

@@ -1,7 +1,8 @@
-"""Reproducible experiments: datasets (`data`), classical twins (`twins`), the training loop
-(`loop`), reports (`report`), baselines over seeds (`baseline`) and the `train`/`baseline`
-commands (`cli`)."""
-from .data import DataError, Dataset, TrainError, load_dataset
+"""Reproducible experiments: datasets (`data`, read within bounds by `readers`), classical twins
+(`twins`), the training loop (`loop`), reports (`report`), baselines over seeds (`baseline`) and
+the `train`/`baseline` commands (`cli`); what stops them is a `TrainError` (`errors`)."""
+from .data import Dataset, load_dataset
+from .errors import DataError, TrainError
 from .loop import RunResult, train_model
 from .twins import classical_twin, variants
 

@@ -22,7 +22,9 @@ from torch import nn
 from torch.nn import functional
 
 from .. import ir
-from .data import DataError, Dataset, Split, TrainError
+from ..api import build_module
+from .data import Dataset, Split
+from .errors import DataError, TrainError
 from .twins import parameter_counts
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
@@ -226,16 +228,15 @@ def train_model(model: ir.Model, config: ir.TrainConfig, data: Dataset, *, seed:
     """Train `model` on `data` as `config` says (`seed` overrides the config's). `progress(epoch,
     epochs, row)` is called after every epoch. `build(model, seed=, mode=)` makes the module
     (default `qnnc.api.build_module`)."""
-    if build is None:
-        from ..api import build_module as build
+    build = build or build_module
     seed = config.seed if seed is None else seed
-    target, goal = torch.device(device), objective(config.loss, model, data)
+    torch_device, goal = torch.device(device), objective(config.loss, model, data)
     if not len(data.train):
         raise DataError(f"dataset `{data.name}` has no training samples")
     start = time.perf_counter()
-    with deterministic(seed, target):
-        module = build(model, seed=seed, mode=mode).to(target)
-        rest, splits, cached = _cached_prefix(module, model, data, target, cache if mode == "exact" else None)
+    with deterministic(seed, torch_device):
+        module = build(model, seed=seed, mode=mode).to(torch_device)
+        rest, splits, cached = _cached_prefix(module, model, data, torch_device, cache if mode == "exact" else None)
         trainable = [p for p in rest.parameters() if p.requires_grad]
         if not trainable:
             raise TrainError(f"model `{model.name}` has no trainable parameters",

@@ -1,0 +1,48 @@
+"""Choosing how a model's quantum layers execute. A mode is a `qnnc.runtime.modes.Mode` value
+(parsed in that one place); `exact` and `shots` run in the module the generated code builds,
+and the modes that run the circuit compiled for a target swap each quantum block for the one
+this table builds from the compiled layer."""
+from __future__ import annotations
+
+from torch import nn
+
+from ..compiler.compile import CompiledLayer, CompiledModel
+from ..runtime import QuantumBlockModule
+from ..runtime.modes import Mode
+from ..targets import Target
+from .backend import BackendBlock
+from .noisy import noisy_block
+
+DEFAULT_BACKEND_SHOTS = 1000
+
+
+def _noisy(compiled: CompiledLayer, target: Target, mode: Mode, seed: int) -> nn.Module:
+    circuit, noise = noisy_block(compiled, target)
+    return QuantumBlockModule(circuit, mode="noisy", noise=noise, seed=seed)
+
+
+def _backend(compiled: CompiledLayer, target: Target, mode: Mode, seed: int) -> nn.Module:
+    return BackendBlock(compiled, target, mode.shots or DEFAULT_BACKEND_SHOTS, seed)
+
+
+ON_COMPILED = {"noisy": _noisy, "backend": _backend}
+
+
+def with_mode(module: nn.Module, mode: Mode, compiled_model: CompiledModel, seed: int) -> nn.Module:
+    """`module` (built by the generated code, exact) with every quantum block replaced by one that
+    runs `mode` on its compiled circuit; weights carry over. Modes the runtime runs by itself
+    leave it as it is."""
+    build = ON_COMPILED.get(mode.name)
+    if build is None:
+        return module
+    target = compiled_model.target
+    if not (target.one_qubit_errors or target.two_qubit_errors or target.readout_errors):
+        raise ValueError(f"target `{target.name}` has no calibration data, so `{mode}` mode would be noise-free; "
+                         f"compile for a calibrated target such as `line_5` or `ibm_brisbane`")
+    layers = list(module.children())
+    for compiled in compiled_model.layers:
+        holder = layers[compiled.index]
+        replacement = build(compiled, target, mode, seed + compiled.index)
+        replacement.load_state_dict(holder.block.state_dict(), strict=False)
+        holder.block = replacement
+    return module
