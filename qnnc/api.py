@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from . import __version__, ir
-from .check import CheckOptions, check_text
+from .check import CheckOptions, check, check_text
 from .compiler.compile import CompiledModel, CompileError, compile_for_target, layer_name, logical_coupling
 from .diagnostics import SpecError, UserError
 from .emit.artifacts import sha256, to_json
@@ -24,10 +24,17 @@ from .emit.model_code import PythonCode, generate, layer_attributes
 from .emit.output import write_output
 from .emit.report import compile_files, compile_manifest, report_markdown
 from .execute.modes import with_mode
+from .quantum.lower import lower_block
 from .runtime.circuit import BlockCircuit, from_block
 from .runtime.modes import NEEDS_TARGET, Mode, parse_mode
+from .syntax.parse import parse_text
 from .syntax.source import read_source
 from .targets import Target, load_target
+
+# The stages a spec goes through, in order (docs/architecture.md); `compile` below runs the first
+# three, `Compiled.compiled_model` the next two (lowering inside compile_for_target) and
+# `Compiled.code` / `write` the last two.
+PIPELINE = (read_source, parse_text, check, lower_block, compile_for_target, generate, write_output)
 
 
 def circuits_of(model: ir.Model, couplings: dict | None = None) -> dict[int, BlockCircuit]:

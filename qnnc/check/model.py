@@ -8,13 +8,13 @@ import math
 from .. import ir
 from ..language.encodings import ENCODINGS
 from ..language.gates import GATES
-from ..language.templates import TEMPLATES
-from ..language.schema import Param
-from ..syntax import ast
-from .context import CheckOptions, Reporter, did_you_mean, raise_limit
 from ..language.layers import LAYERS, QUANTUM_GROWS_WITH, QUANTUM_LAYERS, Problem, show_shape, window_size
-from .quantum import Block
+from ..language.schema import Param
+from ..language.templates import TEMPLATES
+from ..syntax import ast
 from .budget import culprit
+from .context import CheckOptions, Reporter, did_you_mean, raise_limit
+from .quantum import Block
 from .values import Invalid, Scope, bind, integer
 
 INPUTS = {"image": ("C", "H", "W"), "vector": ("N",)}

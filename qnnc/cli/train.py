@@ -16,15 +16,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import ir
 from ..check import check_file
 from ..diagnostics import render
+from ..emit.artifacts import sha256
+from ..emit.output import destination, write_output
 from ..runtime import MemoryBudgetError
-from ..train.baseline import run_baseline as run_all, tasks
+from ..train.baseline import run_baseline as run_all
+from ..train.baseline import tasks
+from ..train.data import dataset_text, fit_to_model, load_dataset
+from ..train.errors import TrainError
 from ..train.loop import train_model
 from ..train.report import baseline_files, result_row, results_markdown, run_files
 from .options import check_options
-from ..emit.artifacts import sha256
-from ..emit.output import destination, write_output
-from ..train.data import dataset_text, fit_to_model, load_dataset
-from ..train.errors import TrainError
+
 
 # ---- setting up an experiment ----------------------------------------------------------------------
 class Failure(Exception):

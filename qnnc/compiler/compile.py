@@ -18,8 +18,8 @@ from .. import ir
 from ..diagnostics import Diagnostic, SpecError
 from ..quantum.lower import LoweredBlock, lower_block, with_measurements
 from ..targets.load import load_target
-from .metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
 from ..targets.model import Target
+from .metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
 from .passes import PipelineResult, StepRecord, candidates, finishing_index, pipeline, run_pipeline
 from .regions import native_region
 from .verify import MAX_VERIFIED_QUBITS, VerificationFailed, Verifier, target_violation

@@ -15,8 +15,8 @@ from pytket import Circuit, OpType, Qubit
 from pytket.circuit import Node
 
 from .. import ir
-from .metrics import NOT_GATES, VIRTUAL, physical_index
 from ..targets.model import Target
+from .metrics import NOT_GATES, VIRTUAL, physical_index
 
 
 def native_region(target: Target, block: ir.QuantumBlock) -> tuple[int, ...] | None:

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import sympy
 from pytket import Circuit, OpType, Qubit
 
-from ..diagnostics import Diagnostic
-from ..compiler.compile import CompileError, CompiledCircuit
+from ..compiler.compile import CompiledCircuit, CompileError
 from ..compiler.metrics import physical_index
+from ..diagnostics import Diagnostic
 
 # pytket OpType -> (OpenQASM 3 name, definition or None when stdgates.inc has it)
 GATES: dict[OpType, tuple[str, str | None]] = {

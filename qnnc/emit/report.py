@@ -7,10 +7,9 @@ own files (model.py, manifest.json) into the same dict and write everything at o
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import hashlib
 import json
+from dataclasses import asdict
 
 from .export import circuit_json, compiled_qasm
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from ..language.layers import LAYERS, QUANTUM_LAYERS, show_shape
 from ..language.expand import count_gates, expand_block
+from ..language.layers import LAYERS, QUANTUM_LAYERS, show_shape
 
 HEADERS = ("layer", "output shape", "qubits", "params", "1q gates", "2q gates", "depth")
 

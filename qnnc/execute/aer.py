@@ -23,7 +23,8 @@ from .template import CircuitTemplate
 def aer_noise_model(target: Target, gate_names: Sequence[tuple[str, int]], qubits: Sequence[int]):
     """A qiskit-aer NoiseModel for `target`'s calibration on physical `qubits`, adding errors to
     the (qiskit gate name, arity) pairs the circuits use (see the module docstring)."""
-    from qiskit_aer.noise import NoiseModel as AerNoise, ReadoutError, depolarizing_error
+    from qiskit_aer.noise import NoiseModel as AerNoise
+    from qiskit_aer.noise import ReadoutError, depolarizing_error
 
     model, qubits = AerNoise(), sorted(set(qubits))
     one = sorted({name for name, k in gate_names if k == 1})

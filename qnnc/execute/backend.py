@@ -41,10 +41,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..compiler.compile import CompiledLayer
 from ..runtime.circuit import amplitude_angles, amplitude_vector, from_block
 from ..runtime.layers import check_input, hold_weights
 from ..runtime.measure import expectation
-from ..compiler.compile import CompiledLayer
 from ..targets.model import Target
 from .aer import AerExecutor
 from .template import CircuitTemplate

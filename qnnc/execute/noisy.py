@@ -30,11 +30,11 @@ from pytket.circuit import Bit
 from pytket.passes import RebaseTket
 
 from .. import ir
+from ..compiler.compile import CompiledCircuit, CompiledLayer
+from ..compiler.metrics import physical_index
 from ..quantum.lower import SymbolRef
 from ..runtime.circuit import BlockCircuit, amplitude_encoding
 from ..runtime.noisy import MAX_QUBITS, MEASURE, NoiseModel
-from ..compiler.compile import CompiledCircuit, CompiledLayer
-from ..compiler.metrics import physical_index
 from ..targets.model import Target
 
 HALF = sympy.Rational(1, 2)

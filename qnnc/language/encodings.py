@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import ir
 from ..ir import Above, Arith, Const, Data, Derived, Gate
-from .schema import Param, Schema
 from .gates import ROTATIONS
+from .schema import Param, Schema
 
 Qubits = tuple[int, ...]
 

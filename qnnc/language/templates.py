@@ -19,8 +19,8 @@ import numpy as np
 
 from .. import ir
 from ..ir import Gate, Weight
-from .schema import REQUIRED, Param, Schema
 from .gates import ROTATIONS
+from .schema import REQUIRED, Param, Schema
 
 Qubits = tuple[int, ...]
 Pairs = list[tuple[int, int]]

@@ -8,7 +8,7 @@ and their application to qubit axes in `axes`), the pulled-back observables of f
 """
 from .circuit import BlockCircuit, from_block
 from .gates import gate_matrix
-from .layers import QDense, QNN, Quanv, QuantumBlockModule, initial_weights
+from .layers import QNN, QDense, QuantumBlockModule, Quanv, initial_weights
 from .memory import MemoryBudgetError
 from .noisy import NoiseModel
 

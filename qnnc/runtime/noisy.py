@@ -32,11 +32,11 @@ from typing import Mapping
 
 import torch
 
+from .axes import apply_on_axes
 from .circuit import BlockCircuit, amplitude_angles, amplitude_vector, depends_on, evaluate
 from .exact import samples_first
 from .gates import complex_dtype, gate_matrix
 from .measure import expectation, marginal
-from .axes import apply_on_axes
 from .program import Op, circuit_ops
 
 Tensor = torch.Tensor

@@ -10,7 +10,8 @@ import difflib
 import sys
 from statistics import median
 
-from .load import dump_target_yaml, round_significant as rounded
+from .load import dump_target_yaml
+from .load import round_significant as rounded
 
 # qiskit basis gate -> pytket OpType name; operations not listed here and not in IGNORED
 # make the import fail rather than silently drop a native gate.
