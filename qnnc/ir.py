@@ -100,25 +100,6 @@ def evaluate_angle(angle: Angle, data=None, weights=None):
     raise TypeError(f"not an angle: {angle!r}")
 
 
-def format_angle(angle: Angle) -> str:
-    match angle:
-        case Const(value):
-            return _format_const(value)
-        case Data(index):
-            return f"x[{index}]"
-        case Above(index, threshold):
-            return f"(x[{index}] > {threshold:g})"
-        case Derived(index):
-            return f"amp[{index}]"
-        case Weight(tensor, index):
-            return f"{tensor}[{', '.join(map(str, index))}]" if index else tensor
-        case Negate(operand):
-            return f"-{format_angle(operand)}"
-        case Arith(op, left, right):
-            return f"({format_angle(left)} {op} {format_angle(right)})"
-    raise TypeError(f"not an angle: {angle!r}")
-
-
 def _format_const(value: float) -> str:
     for k in (1, 2, 4, 8):
         for sign in (1, -1):
@@ -193,6 +174,10 @@ class WeightTensor:
         return math.prod(self.shape)
 
 
+# `measure x|y` rotates each measured qubit into the Z basis with these gates, in order, then reads Z
+BASIS_CHANGE: dict[str, tuple[str, ...]] = {"z": (), "zz": (), "probs": (), "x": ("h",), "y": ("sdg", "h")}
+
+
 @dataclass(frozen=True)
 class Measurement:
     """`basis` is z|x|y (one expectation per qubit), zz (neighbouring pairs), probs (2^n)."""
@@ -255,8 +240,9 @@ class QuantumLayer:
 
     @property
     def patches(self) -> int:
-        """Circuit evaluations per sample (before filters): output positions for quanv, else 1."""
-        return math.prod(self.out_shape[1:]) if self.kind == "quanv" else 1
+        """Circuit evaluations per sample (before filters): the output positions of a layer that
+        slides over an image (out shape (C, H, W)), else 1 (out shape (N,))."""
+        return math.prod(self.out_shape[1:])
 
 
 AnyLayer = Union[Layer, QuantumLayer]

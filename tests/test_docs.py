@@ -87,7 +87,7 @@ def signature(name: str, schema) -> str:
 
 
 def all_signatures() -> list[str]:
-    tables = [{k: v.schema for k, v in LAYERS.items()}, QUANTUM_LAYERS,
+    tables = [{k: v.schema for k, v in LAYERS.items()}, {k: v.schema for k, v in QUANTUM_LAYERS.items()},
               {k: v.schema for k, v in TEMPLATES.items()}, {k: v.schema for k, v in ENCODINGS.items()},
               DATASETS, OPTIMIZERS]
     found = [signature(name, schema) for table in tables for name, schema in table.items()]

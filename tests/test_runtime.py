@@ -19,7 +19,8 @@ from qnnc.runtime import BlockCircuit, QuantumBlockModule, from_block, gate_matr
 from qnnc.runtime.angles import evaluate_angles
 from qnnc.runtime.circuit import amplitude_angles, amplitude_vector
 from qnnc.runtime.exact import ExactRunner
-from qnnc.runtime.program import BASIS_CHANGE, Fused, compile_program
+from qnnc.ir import BASIS_CHANGE
+from qnnc.runtime.program import Fused, compile_program
 from qnnc.runtime.simulator import product_state
 from qnnc.runtime.unitaries import block_unitaries
 from reference import state as reference_state, unitary as reference_unitary

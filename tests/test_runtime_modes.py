@@ -12,7 +12,7 @@ from torch.func import functional_call
 
 from qnnc import ir
 from qnnc.runtime import BlockCircuit, NoiseModel, QuantumBlockModule, from_block
-from qnnc.runtime.program import BASIS_CHANGE
+from qnnc.ir import BASIS_CHANGE
 from qnnc.runtime.shots import ShotsRunner, sample_counts
 from reference import circuit as reference_circuit
 from test_runtime import check_block, close, random_circuits, random_weights, reference_values, spec_layer

@@ -8,7 +8,7 @@ import math
 from .. import ir
 from ..language.encodings import ENCODINGS
 from ..language.gates import GATES
-from ..language.layers import LAYERS, QUANTUM_GROWS_WITH, QUANTUM_LAYERS, Problem, show_shape, window_size
+from ..language.layers import LAYERS, QUANTUM_LAYERS, Problem, show_shape, window_size
 from ..language.schema import Param
 from ..language.templates import TEMPLATES
 from ..syntax import ast
@@ -63,9 +63,8 @@ def check_input(stmt: ast.Input, report: Reporter, options: CheckOptions) -> ir.
 def _fits(stmt: ast.Call, layer, before: int, model: str, report: Reporter, options: CheckOptions) -> bool:
     """Whether `layer` keeps within the per-sample tensor size (E417) and, with the `before`
     parameters of the layers above it, the model's parameter limit (E416); reports if not."""
-    quantum = isinstance(layer, ir.QuantumLayer)
-    schema, grows = (QUANTUM_LAYERS[layer.kind], QUANTUM_GROWS_WITH[layer.kind]) if quantum else \
-        (LAYERS[layer.kind].schema, LAYERS[layer.kind].grows_with)
+    kind = QUANTUM_LAYERS[layer.kind] if isinstance(layer, ir.QuantumLayer) else LAYERS[layer.kind]
+    schema, grows = kind.schema, kind.grows_with
     name, span = culprit(stmt, schema, dict(layer.options), grows)
     fix = f"lower `{name}`" if name else "make the layers before it smaller"
     elements, params, limit = math.prod(layer.out_shape), _allocated(layer), options.max_parameters
@@ -147,7 +146,8 @@ def check_layer(stmt, shape, circuits, report: Reporter, options: CheckOptions):
 
 
 def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, options: CheckOptions):
-    values = bind(QUANTUM_LAYERS[stmt.name], stmt.args, report, f"`{stmt.name}`", stmt.span)
+    kind = QUANTUM_LAYERS[stmt.name]
+    values = bind(kind.schema, stmt.args, report, f"`{stmt.name}`", stmt.span)
     if stmt.body is None:
         report.error("E307", f"`{stmt.name}` needs a block", stmt.span,
                      "follow it with `{ … }` holding `encode`, gates or templates, and `measure`")
@@ -175,7 +175,7 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
     if resolved is None or positions is None:
         return None
     outputs = resolved.filters * resolved.measurement.size
-    out = (outputs, *positions) if stmt.name == "quanv" else (outputs,)
+    out = (outputs, *positions) if kind.slides else (outputs,)
     params = sum(w.size for w in resolved.weights if w.trainable)
     return ir.QuantumLayer(stmt.name, shape, out, resolved, tuple(values.items()), params, stmt.span)
 
@@ -188,12 +188,13 @@ def _simulation_fits(stmt: ast.Call, values: dict, qubits: int, patches: int, re
     needed = patches * filters * 16 << min(qubits, 256)
     if needed <= options.max_simulation_mib << 20:
         return True
-    factors = ([f"{patches:,} patches"] if stmt.name == "quanv" else []) + \
+    kind = QUANTUM_LAYERS[stmt.name]
+    factors = ([f"{patches:,} patches"] if kind.slides else []) + \
         ([f"{filters:,} filters"] if filters > 1 else []) + [f"2^{qubits} amplitudes × 16 bytes"]
-    _, span = culprit(stmt, QUANTUM_LAYERS[stmt.name], values, QUANTUM_GROWS_WITH[stmt.name])
+    _, span = culprit(stmt, kind.schema, values, kind.grows_with)
     report.error("E418", f"`{stmt.name}` needs {needed / 2 ** 20:,.0f} MiB of state vectors per sample "
                  f"({' × '.join(factors)}); the limit is {options.max_simulation_mib:,} MiB", span,
-                 "use fewer qubits" + (", filters or patches (a larger `stride`)" if stmt.name == "quanv" else "")
+                 "use fewer qubits" + (", filters or patches (a larger `stride`)" if kind.slides else "")
                  + f", or {raise_limit('max_simulation_mib')}")
     return False
 
@@ -202,11 +203,12 @@ def _features(stmt, shape, values, report) -> tuple[int | None, tuple | None]:
     """Data values per circuit evaluation and (for quanv) output positions; None if unknown."""
     if shape is None:
         return None, None
-    if stmt.name == "qdense" and len(shape) != 1:
-        report.error("E405", f"`qdense` needs a flat input, got {show_shape(shape)}", stmt.span,
+    kind = QUANTUM_LAYERS[stmt.name]
+    if kind.flat_input and len(shape) != 1:
+        report.error("E405", f"`{stmt.name}` needs a flat input, got {show_shape(shape)}", stmt.span,
                      "insert `flatten` before it")
         return None, None
-    if stmt.name != "quanv":
+    if not kind.slides:
         return math.prod(shape), ()
     positions = _patch_positions(stmt, shape, values, report)
     return (None, None) if positions is None else (shape[0] * values["kernel"] ** 2, positions)

@@ -106,20 +106,3 @@ def layer_metrics(layer: ir.QuantumLayer, logical: Circuit, compiled: Circuit, t
     forward, backward = hardware_circuits(layer)
     return LayerMetrics(circuit_counts(logical), circuit_counts(compiled), swaps,
                         estimate_success(compiled, target, measured), forward, backward, seconds)
-
-
-def metrics_table(metrics: LayerMetrics) -> list[tuple[str, str, str]]:
-    """(quantity, logical, compiled) rows as `qnnc show --target` prints them."""
-    lo, co = metrics.logical, metrics.compiled
-    multi = f" +{lo.multi_qubit}≥3q" if lo.multi_qubit else ""
-    return [
-        ("1q gates", str(lo.one_qubit), str(co.one_qubit)),
-        ("2q gates", f"{lo.two_qubit}{multi}", str(co.two_qubit)),
-        ("depth", str(lo.depth), str(co.depth)),
-        ("2q depth", str(lo.two_qubit_depth), str(co.two_qubit_depth)),
-        ("swaps added", "", str(metrics.swaps)),
-        ("est. success", "", f"{metrics.success:.4f}"),
-        ("circuits / forward", "", f"{metrics.circuits_forward:,}"),
-        ("circuits / backward", "", f"{metrics.circuits_backward:,}"),
-        ("compile time", "", f"{metrics.compile_seconds:.2f} s"),
-    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import __version__, ir
+from ..language.layers import QUANTUM_LAYERS
 from ..runtime.circuit import BlockCircuit
 from .names import Namespace, class_name, comment_text, docstring_text
 
@@ -42,12 +43,9 @@ def _classical(layer: ir.Layer) -> str:
 
 def _quantum(layer: ir.QuantumLayer, circuit_name: str, index: int) -> str:
     common = f"mode=mode, shots=shots, seed=seed + {index}"
-    if layer.kind == "quanv":
-        o = dict(layer.options)
-        return (f"Quanv({circuit_name}, kernel={o['kernel']}, stride={o['stride']}, padding={o['padding']}, "
-                f"in_shape={tuple(layer.in_shape)}, {common})")
-    cls = "QDense" if layer.kind == "qdense" else "QNN"
-    return f"{cls}({circuit_name}, in_shape={tuple(layer.in_shape)}, {common})"
+    kind, o = QUANTUM_LAYERS[layer.kind], dict(layer.options)
+    window = f"kernel={o['kernel']}, stride={o['stride']}, padding={o['padding']}, " if kind.slides else ""
+    return f"{kind.runtime_class}({circuit_name}, {window}in_shape={tuple(layer.in_shape)}, {common})"
 
 
 def generate(model: ir.Model, circuits: dict[int, BlockCircuit], spec_name: str, spec_sha256: str) -> PythonCode:
@@ -117,8 +115,8 @@ def _used_runtime_names(model, circuits) -> list[str]:
     text = "\n".join(line for name, c in circuits.items() for line in circuit_literal("C", c))
     used = {"SpecModule", "seeded"} | {n for n in RUNTIME_NAMES if f"{n}(" in text}
     kinds = {layer.kind for layer in model.layers}
-    used |= {cls for kind, cls in (("quanv", "Quanv"), ("qdense", "QDense"), ("qnn", "QNN"), ("log", "Log"))
-             if kind in kinds}
+    used |= {QUANTUM_LAYERS[kind].runtime_class for kind in kinds if kind in QUANTUM_LAYERS}
+    used |= {"Log"} if "log" in kinds else set()
     if any(isinstance(layer, ir.Layer) and layer.option("frozen") for layer in model.layers):
         used.add("frozen")
     return sorted(used)

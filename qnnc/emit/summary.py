@@ -45,7 +45,7 @@ def _options(layer) -> str:
     """The layer's arguments as a spec would write them: required first by position, then
     the ones that differ from their defaults."""
     quantum = isinstance(layer, ir.QuantumLayer)
-    schema = QUANTUM_LAYERS[layer.kind] if quantum else LAYERS[layer.kind].schema
+    schema = (QUANTUM_LAYERS if quantum else LAYERS)[layer.kind].schema
     shown = []
     for position, param in enumerate(schema):
         value = layer.option(param.name)

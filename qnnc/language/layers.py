@@ -106,13 +106,29 @@ LAYERS: dict[str, LayerKind] = {k.name: k for k in (
         ("log", "natural logarithm, clamped below at 1e-12: probabilities to log-probabilities"))),
 )}
 
-# Quantum layers: their arguments; their blocks are resolved by `qnnc.check.quantum`.
+@dataclass(frozen=True)
+class QuantumLayerKind:
+    """A quantum layer: its arguments (its block is resolved by `qnnc.check.quantum`), the ones a
+    limit error points at, what it reads, and the `qnnc.runtime` module the generated code builds.
+    A sliding layer runs its block on every window of an image (patch geometry like conv2d's, and
+    a conv2d as its classical twin); the others run it once per sample on the whole input."""
+
+    name: str
+    schema: Schema
+    grows_with: tuple[str, ...]
+    runtime_class: str
+    slides: bool = False
+    flat_input: bool = False  # needs a vector (`flatten` first), else any shape is read flat
+
+
 _common = (Param("trainable", "bool", True), Param("seed", "int", 0, minimum=0, doc="seed of fixed weights"))
-QUANTUM_LAYERS = {
-    "quanv": (Param("kernel", "int", 2, minimum=1), Param("stride", "int", 1, minimum=1),
-              Param("padding", "int", 0, minimum=0), Param("filters", "int", 1, minimum=1),
-              Param("qubits", "int", None, minimum=1), *_common),
-    "qdense": (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qdense(qubits=4)`"), *_common),
-    "qnn": (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qnn(qubits=8)`"), *_common),
-}
-QUANTUM_GROWS_WITH = {"quanv": ("filters", "qubits", "padding"), "qdense": ("qubits",), "qnn": ("qubits",)}
+QUANTUM_LAYERS: dict[str, QuantumLayerKind] = {k.name: k for k in (
+    QuantumLayerKind("quanv", (Param("kernel", "int", 2, minimum=1), Param("stride", "int", 1, minimum=1),
+                               Param("padding", "int", 0, minimum=0), Param("filters", "int", 1, minimum=1),
+                               Param("qubits", "int", None, minimum=1), *_common),
+                     ("filters", "qubits", "padding"), "Quanv", slides=True),
+    QuantumLayerKind("qdense", (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qdense(qubits=4)`"),
+                                *_common), ("qubits",), "QDense", flat_input=True),
+    QuantumLayerKind("qnn", (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qnn(qubits=8)`"),
+                             *_common), ("qubits",), "QNN"),
+)}

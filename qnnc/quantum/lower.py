@@ -44,7 +44,6 @@ CONTROLLED: dict[OpType, OpType] = {
     OpType.U3: OpType.CU3, OpType.SWAP: OpType.CSWAP, OpType.CX: OpType.CCX, OpType.SX: OpType.CSX,
 }
 # basis change before reading out <X> or <Y> in the computational basis
-BASIS_CHANGE = {"z": (), "zz": (), "probs": (), "x": (OpType.H,), "y": (OpType.Sdg, OpType.H)}
 
 
 @dataclass(frozen=True)
@@ -148,8 +147,8 @@ def lower_block(block: ir.QuantumBlock, coupling: Sequence[tuple[int, int]] | No
             circuit.add_gate(optype, params, targets)
     basis, measured = block.measurement.basis, block.measurement.qubits
     for q in measured:
-        for optype in BASIS_CHANGE[basis]:
-            circuit.add_gate(optype, [Qubit(q)])
+        for name in ir.BASIS_CHANGE[basis]:
+            circuit.add_gate(OPTYPES[name], [Qubit(q)])
     ordered = tuple(sorted(symbols.table.items(), key=lambda item: _symbol_order(item[0])))
     return LoweredBlock(circuit, ordered, measured, basis, block.qubits)
 

@@ -22,7 +22,6 @@ from .angles import AnglePlan, plan_angles
 from .circuit import BlockCircuit, amplitude_angles, amplitude_vector, depends_on
 from .gates import is_real
 
-BASIS_CHANGE = {"z": (), "zz": (), "probs": (), "x": ("h",), "y": ("sdg", "h")}
 PERMUTATIONS = frozenset({"x", "cx", "swap"})  # parameter-free basis permutations (controls allowed)
 
 
@@ -114,7 +113,7 @@ def circuit_ops(circuit: BlockCircuit, basis_change: bool = True) -> tuple[list[
     gates = list(circuit.gates)
     if basis_change:
         gates += [ir.Gate(name, (q,)) for q in circuit.measurement.qubits
-                  for name in BASIS_CHANGE[circuit.measurement.basis]]
+                  for name in ir.BASIS_CHANGE[circuit.measurement.basis]]
     for index, g in enumerate(gates):
         slots = tuple(range(len(angles), len(angles) + len(g.params)))
         angles += g.params

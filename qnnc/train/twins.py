@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .. import ir
-from ..language.layers import LAYERS
+from ..language.layers import LAYERS, QUANTUM_LAYERS
 
 VARIANTS = ("spec", "trainable_twin", "frozen_twin")
 
@@ -50,7 +50,7 @@ def classical_twin(model: ir.Model, frozen: bool) -> ir.Model:
 
 def twin_layers(layer: ir.QuantumLayer, frozen: bool) -> list[ir.Layer]:
     """The classical layers that stand in for one quantum layer, with the same in/out shapes."""
-    if layer.kind == "quanv":
+    if QUANTUM_LAYERS[layer.kind].slides:
         o = dict(layer.options)
         options = (("out", layer.out_shape[0]), ("kernel", o["kernel"]), ("stride", o["stride"]),
                    ("padding", o["padding"]), ("bias", True))
