@@ -71,7 +71,7 @@ def culprit(stmt, schema, options, grows_with) -> tuple[str | None, Span | None]
 
 
 class Budget:
-    """The limits a `Block` enforces while it expands: `max_operations` per block,
+    """The limits a `BlockChecker` enforces while it expands: `max_operations` per block,
     `max_total_operations` for the whole spec, `max_parameters` for the weights. A limit passed
     sets `overflow`, which stops the block: what was expanded so far is incomplete."""
 

@@ -1,6 +1,6 @@
 """Gates and user circuits in a quantum block: a gate call becomes an `ir.Gate`, `ctrl @` adds
 control qubits to what it wraps, and a call of a `circuit` is inlined with its qubit parameters
-bound to the caller's qubits. Mixed into `quantum.Block`, whose state these methods update.
+bound to the caller's qubits. Mixed into `quantum.BlockChecker`, whose state these methods update.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .values import Invalid, Scope, angle, integer
 
 
 class Circuits:
-    """Gate application, `ctrl @` and circuit inlining for `quantum.Block`."""
+    """Gate application, `ctrl @` and circuit inlining for `quantum.BlockChecker`."""
 
     def gate(self, call: ast.Call, scope: Scope, controls: tuple[int, ...]) -> None:
         kind = GATES[call.name]

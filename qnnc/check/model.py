@@ -14,7 +14,7 @@ from ..language.templates import TEMPLATES
 from ..syntax import ast
 from .budget import culprit
 from .context import CheckOptions, Reporter, did_you_mean, raise_limit
-from .quantum import Block
+from .quantum import BlockChecker
 from .values import Invalid, Scope, bind, integer
 
 INPUTS = {"image": ("C", "H", "W"), "vector": ("N",)}
@@ -168,7 +168,7 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
         return None
     if positions is not None and not _simulation_fits(stmt, values, qubits, math.prod(positions), report, options):
         return None
-    block = Block(report, circuits, options, qubits, features, values.get("filters", 1), values["trainable"],
+    block = BlockChecker(report, circuits, options, qubits, features, values.get("filters", 1), values["trainable"],
                   values["seed"])
     block.run_block(stmt.body)
     resolved = block.finish(stmt.span)

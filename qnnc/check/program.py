@@ -12,7 +12,7 @@ from ..syntax.parse import parse_text
 from ..syntax.source import MAX_BYTES, read_source
 from .context import CheckOptions, Reporter
 from .model import check_model
-from .quantum import Block
+from .quantum import BlockChecker
 from .train import check_train
 from .values import Invalid, Scope, integer
 
@@ -125,7 +125,7 @@ def _check_circuit(defn: ast.CircuitDef, circuits, report: Reporter, options: Ch
         scope.qubits[param.name] = (qubits, size is not None)
         next_qubit += len(qubits)
     scope.register = tuple(range(next_qubit))
-    block, reported = Block(report, circuits, options, next_qubit, None, calls=(defn.name,), summaries=summaries), \
+    block, reported = BlockChecker(report, circuits, options, next_qubit, None, calls=(defn.name,), summaries=summaries), \
         report.reported
     for stmt in defn.body:
         block.stmt(stmt, scope, in_circuit=True)

@@ -1,7 +1,7 @@
 """Quantum blocks: resolve a `quanv`/`qdense`/`qnn` body (and the user circuits it calls) into
 an `ir.QuantumBlock`: loops unrolled, circuits inlined, qubits and weights resolved.
 
-Qubits are logical indices 0..n-1 of the block's register `q`. `Block` walks the statements and
+Qubits are logical indices 0..n-1 of the block's register `q`. `BlockChecker` walks the statements and
 handles what only a block holds (its encoding and its final `measure`); gates, `ctrl @` and
 circuit calls are in `circuits`, `param` and templates in `weights`, the limits in `budget`.
 """
@@ -26,7 +26,7 @@ MEASURE_BASES = ("z", "x", "y", "zz", "probs")
 
 
 @dataclass
-class Block(Budget, Circuits, Weights):
+class BlockChecker(Budget, Circuits, Weights):
     """Mutable state while one block is resolved; `finish` freezes it into the IR."""
 
     report: Reporter

@@ -1,6 +1,6 @@
 """Weights in a quantum block: `param` declarations and the templates that carry weight tensors.
 Each template occurrence and each `param` of each circuit call gets its own uniquely named
-tensor. Mixed into `quantum.Block`, whose state these methods update.
+tensor. Mixed into `quantum.BlockChecker`, whose state these methods update.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .values import Scope, bind, integer
 
 
 class Weights:
-    """`param`, weight-tensor naming and templates for `quantum.Block`."""
+    """`param`, weight-tensor naming and templates for `quantum.BlockChecker`."""
 
     def param(self, stmt: ast.Param, scope: Scope, in_circuit: bool) -> None:
         size = None if stmt.size is None else integer(stmt.size, scope, self.report)

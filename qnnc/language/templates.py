@@ -168,7 +168,7 @@ def _hardware_efficient(qubits: Qubits, o: Mapping, name: str | None) -> list[Ga
 
 # ---- QCNN: two-qubit blocks as data -------------------------------------------------------------
 @dataclass(frozen=True)
-class Block:
+class TwoQubitBlock:
     """A two-qubit block: steps (gate, target roles, parameter indices, control roles), where role
     0 is the pair's first qubit and role 1 its second. `measured` marks controls as measured."""
 
@@ -189,23 +189,23 @@ class Block:
 
 
 _A, _B, _AB, _BA = (0,), (1,), (0, 1), (1, 0)
-CONV_BLOCKS: dict[str, Block] = {
+CONV_BLOCKS: dict[str, TwoQubitBlock] = {
     # Hur et al.'s U_SU4 (Vatan-Williams 3-cx form, any two-qubit unitary up to global phase)
-    "su4": Block((("u", _A, (0, 1, 2)), ("u", _B, (3, 4, 5)), ("cx", _AB, ()), ("ry", _A, (6,)),
+    "su4": TwoQubitBlock((("u", _A, (0, 1, 2)), ("u", _B, (3, 4, 5)), ("cx", _AB, ()), ("ry", _A, (6,)),
                   ("rz", _B, (7,)), ("cx", _BA, ()), ("ry", _A, (8,)), ("cx", _AB, ()),
                   ("u", _A, (9, 10, 11)), ("u", _B, (12, 13, 14)))),
     # Hur et al.'s U_SO4: real, two cx
-    "so4": Block((("ry", _A, (0,)), ("ry", _B, (1,)), ("cx", _AB, ()), ("ry", _A, (2,)),
+    "so4": TwoQubitBlock((("ry", _A, (0,)), ("ry", _B, (1,)), ("cx", _AB, ()), ("ry", _A, (2,)),
                   ("ry", _B, (3,)), ("cx", _AB, ()), ("ry", _A, (4,)), ("ry", _B, (5,)))),
     # Hur et al.'s U_TTN
-    "ry_cx": Block((("ry", _A, (0,)), ("ry", _B, (1,)), ("cx", _AB, ()))),
+    "ry_cx": TwoQubitBlock((("ry", _A, (0,)), ("ry", _B, (1,)), ("cx", _AB, ()))),
 }
-POOL_BLOCKS: dict[str, Block] = {
+POOL_BLOCKS: dict[str, TwoQubitBlock] = {
     # Hur et al.'s pooling ansatz 1; the dropped qubit (role 0) is not flipped back: it is never
     # used again, so the kept qubit's state is the same either way
-    "controlled": Block((("crz", _AB, (0,)), ("x", _A, ()), ("crx", _AB, (1,)))),
+    "controlled": TwoQubitBlock((("crz", _AB, (0,)), ("x", _A, ()), ("crx", _AB, (1,)))),
     # measure the dropped qubit, u(w0, w1, w2) on the kept one when the outcome is 1
-    "measure": Block((("u", _B, (0, 1, 2), _A),), measured=True),
+    "measure": TwoQubitBlock((("u", _B, (0, 1, 2), _A),), measured=True),
 }
 
 
@@ -224,7 +224,7 @@ def pooled(active: Qubits) -> Qubits:
     return tuple(active[1::2]) + tuple(active[-1:] if len(active) % 2 else ())
 
 
-def _blockwise(table: dict[str, Block], pairs_of: Callable[[Qubits], Pairs], pair_count: Callable[[int], int]):
+def _blockwise(table: dict[str, TwoQubitBlock], pairs_of: Callable[[Qubits], Pairs], pair_count: Callable[[int], int]):
     def shape(n: int, o: Mapping) -> tuple[int, ...]:
         params = table[o["block"]].params
         return (params,) if o["share"] else (len(pairs_of(tuple(range(n)))), params)

@@ -1,7 +1,7 @@
 """The fast batched quantum runtime: torch only (plus `qnnc.ir`), no numpy, qiskit or pytket.
 
 Layers (`layers`): `QuantumBlockModule`, `Quanv`, `QDense`, `QNN`. What they run: a
-`BlockCircuit` (`circuit`), compiled to a fused `Program` (`program`) and simulated by the
+`BlockCircuit` (`circuit`), compiled to a `FusedProgram` (`program`) and simulated by the
 batched statevector simulator (`simulator`, with its gate and block matrices from `unitaries`
 and their application to qubit axes in `axes`), the pulled-back observables of fixed filters
 (`pauli`), shot sampling with parameter shift (`shots`) or density matrices (`noisy`).

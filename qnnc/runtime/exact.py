@@ -17,17 +17,17 @@ from . import pauli
 from .angles import evaluate_angles
 from .circuit import BlockCircuit
 from .measure import Readout, folds_last_step, measure, readout_table
-from .program import Fused, Op, Program, compile_program
+from .program import Fused, Op, FusedProgram, compile_program
 from .simulator import simulate, step_constant
 
 Tensor = torch.Tensor
 
 
-def weight_names(program: Program, slots) -> set[str]:
+def weight_names(program: FusedProgram, slots) -> set[str]:
     return {leaf.tensor for s in slots for leaf in ir.angle_leaves(program.angles[s]) if isinstance(leaf, ir.Weight)}
 
 
-def statevector_cost(program: Program, samples: int, filters: int) -> float:
+def statevector_cost(program: FusedProgram, samples: int, filters: int) -> float:
     """Multiply-adds of a forward pass through the fused statevector program."""
     n, c = program.qubits, (1 if program.real else 4)
     per_sample = 2 ** n * (2 + program.measurement.size)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import ir
-from .program import Permute, Program
+from .program import Permute, FusedProgram
 from .unitaries import permutation_index
 
 Tensor = torch.Tensor
@@ -49,13 +49,13 @@ def expectation(outcome_probs: Tensor, measurement: ir.Measurement) -> Tensor:
     return outcome_probs if table is None else table @ outcome_probs
 
 
-def measure(program: Program, state: Tensor) -> Tensor:
+def measure(program: FusedProgram, state: Tensor) -> Tensor:
     """Exact measured values (…, m, N) of a final state (…, 2^n, N)."""
     probs = marginal(probabilities(state), program.measurement.qubits, program.qubits)
     return expectation(probs, program.measurement)
 
 
-def readout_table(program: Program, dtype, device) -> Tensor | None:
+def readout_table(program: FusedProgram, dtype, device) -> Tensor | None:
     """(m, 2^n): the measured values of each basis state, so that the measured values of a final
     state ψ are table @ |ψ|². When the program ends with a `Permute` step, of each basis state
     *before* that permutation, so the last reordering of the state is never done (see
@@ -72,7 +72,7 @@ def readout_table(program: Program, dtype, device) -> Tensor | None:
     return folded
 
 
-def folds_last_step(program: Program) -> bool:
+def folds_last_step(program: FusedProgram) -> bool:
     """Whether `readout_table` takes the place of the program's last step."""
     return bool(program.steps) and isinstance(program.steps[-1], Permute)
 

@@ -13,7 +13,7 @@ import torch
 
 from .angles import evaluate_angles
 from .measure import expectation, marginal
-from .program import Program
+from .program import FusedProgram
 from .simulator import evolve, product_vectors, state_dtype
 
 Tensor = torch.Tensor
@@ -22,7 +22,7 @@ _MATRICES = {"I": [[1, 0], [0, 1]], "X": [[0, 1], [1, 0]], "Y": [[0, -1j], [1j, 
 MAX_QUBITS = 8
 
 
-def eligible(program: Program) -> bool:
+def eligible(program: FusedProgram) -> bool:
     """A product-state preparation, no data read afterwards, and at most MAX_QUBITS qubits."""
     return program.prep == "product" and program.data_steps == 0 and program.qubits <= MAX_QUBITS
 
@@ -39,7 +39,7 @@ def bloch(vectors: Tensor, keep: str = PAULIS) -> Tensor:
     return torch.stack([parts[p]() for p in keep], dim=-2)
 
 
-def features(program: Program, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:
+def features(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:
     """Π_q b_q(P_q) for every kept Pauli string, (…, T^n, N), qubit 0 the leading index. Samples
     are the last (contiguous) axis so each Kronecker step is a plain vectorised product."""
     out = None
@@ -49,7 +49,7 @@ def features(program: Program, values: dict, components: tuple[str, ...], dtype,
     return out
 
 
-def coefficients(program: Program, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:
+def coefficients(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:
     """C (…, T^n, m): Pauli coefficients of the pulled-back observables."""
     n = program.qubits
     d = 2 ** n
@@ -72,7 +72,7 @@ def coefficients(program: Program, values: dict, components: tuple[str, ...], dt
     return coeffs.transpose(-1, -2)
 
 
-def kept_components(program: Program, features_count: int, weights: dict[str, Tensor]) -> tuple[str, ...]:
+def kept_components(program: FusedProgram, features_count: int, weights: dict[str, Tensor]) -> tuple[str, ...]:
     """Per qubit, the Pauli components its prepared Bloch vector can have: probed at random data
     (a component that vanishes at 16 random inputs vanishes identically for these gates)."""
     generator = torch.Generator().manual_seed(0)
@@ -87,7 +87,7 @@ def kept_components(program: Program, features_count: int, weights: dict[str, Te
     return tuple(kept)
 
 
-def cost(program: Program, components: tuple[str, ...], samples: int, filters: int, fixed: bool) -> float:
+def cost(program: FusedProgram, components: tuple[str, ...], samples: int, filters: int, fixed: bool) -> float:
     """Multiply-adds of a forward pass in this form (the coefficients are free when fixed)."""
     terms = 1
     for keep in components:

@@ -60,7 +60,7 @@ Step = Fused | Permute | Op
 
 
 @dataclass(frozen=True)
-class Program:
+class FusedProgram:
     """`prep` is "zero", "product" (then `product[q]` holds qubit q's leading 1-qubit gates) or
     "amplitude" (the encoding's vector is the initial state; otherwise `amplitude`, if set, runs
     as gates); `steps` run in order; `reads[s]` is the set of inputs angle slot s depends on."""
@@ -122,8 +122,8 @@ def circuit_ops(circuit: BlockCircuit, basis_change: bool = True) -> tuple[list[
 
 
 def compile_program(circuit: BlockCircuit, *, fuse_width: int = 4, direct_amplitude: bool = True,
-                    product: bool = True, fixed: frozenset[str] = frozenset()) -> Program:
-    """Group `circuit` into a `Program` (see the module docstring). Gates reading the `fixed`
+                    product: bool = True, fixed: frozenset[str] = frozenset()) -> FusedProgram:
+    """Group `circuit` into a `FusedProgram` (see the module docstring). Gates reading the `fixed`
     weight tensors stay out of the product preparation, so that their blocks can be cached."""
     ops, angles = circuit_ops(circuit)
     reads = tuple(frozenset(depends_on(a)) for a in angles)
@@ -143,7 +143,7 @@ def compile_program(circuit: BlockCircuit, *, fuse_width: int = 4, direct_amplit
     steps = _fuse(ops, n, reads, min(fuse_width, n))
     data_ops = frozenset(op.index for op in ops + [o for q in leading for o in q]
                          if any("data" in reads[s] for s in op.slots))
-    program = Program(n, tuple(angles), reads, prep, leading, tuple(steps), circuit.measurement, real, amplitude,
+    program = FusedProgram(n, tuple(angles), reads, prep, leading, tuple(steps), circuit.measurement, real, amplitude,
                       data_ops=data_ops)
     data_slots = {s for op in program.ops if program.reads_data(op) for s in op.slots}
     return replace(program, plan=plan_angles(program.angles, program.live_slots, data_slots))

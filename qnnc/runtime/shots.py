@@ -18,7 +18,7 @@ from .circuit import BlockCircuit
 from .exact import samples_first
 from .gates import PARAM_KINDS, base_gate
 from .measure import expectation, marginal, probabilities
-from .program import Program, compile_program
+from .program import FusedProgram, compile_program
 from .simulator import simulate
 
 Tensor = torch.Tensor
@@ -44,7 +44,7 @@ def sample_counts(probs: Tensor, shots: int, generator: torch.Generator) -> Tens
     return counts
 
 
-def shift_rule(program: Program, slot: int) -> tuple[tuple[float, float], ...]:
+def shift_rule(program: FusedProgram, slot: int) -> tuple[tuple[float, float], ...]:
     """(shift, coefficient) pairs giving d<O>/dθ for angle `slot`."""
     op = next(o for o in program.ops if slot in o.slots)
     base, builtin = base_gate(op.name)
@@ -65,7 +65,7 @@ class ShotsRunner:
         self.gated = compile_program(circuit, direct_amplitude=False, **compile_options) \
             if circuit.amplitude is not None else self.direct
 
-    def estimate(self, program: Program, angles: dict, data: Tensor, generator) -> Tensor:
+    def estimate(self, program: FusedProgram, angles: dict, data: Tensor, generator) -> Tensor:
         """Shot estimates (…, m, N)."""
         dtype = data.dtype
         state = simulate(program, angles, data, dtype)

@@ -1,4 +1,4 @@
-"""Batched statevector simulation of a compiled `Program` in torch.
+"""Batched statevector simulation of a compiled `FusedProgram` in torch.
 
 A state is a tensor (*batch, 2^n, N): the amplitude index (qubit 0 the most significant bit),
 then N samples — every patch of every image — as the last, contiguous axis; leading batch
@@ -23,14 +23,14 @@ import torch
 from .axes import apply_each, apply_shared
 from .circuit import amplitude_vector
 from .gates import complex_dtype
-from .program import Fused, Op, Permute, Program
+from .program import Fused, Op, Permute, FusedProgram
 from .unitaries import block_unitaries, chain_layout, chain_products, group_matrices, op_matrices, permutation_index
 
 Tensor = torch.Tensor
 
 
 # ---- preparation, evolution, measurement ------------------------------------------------------
-def state_dtype(program: Program, dtype: torch.dtype) -> torch.dtype:
+def state_dtype(program: FusedProgram, dtype: torch.dtype) -> torch.dtype:
     return dtype if program.real else complex_dtype(dtype)
 
 
@@ -46,7 +46,7 @@ def split_product(product: tuple[tuple[Op, ...], ...], data_ops: frozenset[int])
     return tuple(heads), tuple(tails)
 
 
-def product_vectors(program: Program, angles: dict, dtype, device, tails: Tensor | None = None) -> Tensor:
+def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: Tensor | None = None) -> Tensor:
     """Each qubit's state after its leading gates, (n, …, 2, N or 1); real when those gates are.
     A qubit's gates up to its last data gate (its head) run one gate position at a time, all
     qubits together: a position whose gates are all of one kind (an encoding layer) is a single
@@ -91,7 +91,7 @@ def _samples_axis(matrix: Tensor, has_one: bool) -> Tensor:
     return matrix if has_one else matrix.unsqueeze(-1)
 
 
-def prepare(program: Program, angles: dict, data: Tensor, dtype: torch.dtype, tails: Tensor | None = None) -> Tensor:
+def prepare(program: FusedProgram, angles: dict, data: Tensor, dtype: torch.dtype, tails: Tensor | None = None) -> Tensor:
     """The state after the preparation, (…, 2^n, N) with N = data.shape[0] (`tails`: see
     `product_vectors`)."""
     n, samples, sdtype = program.qubits, data.shape[0], state_dtype(program, dtype)
@@ -129,7 +129,7 @@ def embed(vector: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
     return full.index_copy(-1, torch.tensor(index, device=vector.device), vector)
 
 
-def simulate(program: Program, angles: dict, data: Tensor, dtype: torch.dtype, cache: dict | None = None,
+def simulate(program: FusedProgram, angles: dict, data: Tensor, dtype: torch.dtype, cache: dict | None = None,
              steps: int | None = None) -> Tensor:
     """`evolve(prepare(…))`, with the one-qubit gates of the preparation's tails and of the blocks
     to build (those not in `cache`) computed together: one batched call per gate kind."""
@@ -146,7 +146,7 @@ def simulate(program: Program, angles: dict, data: Tensor, dtype: torch.dtype, c
     return evolve(program, state, angles, dtype, cache, steps, dict(zip(built, unitaries)))
 
 
-def evolve(program: Program, state: Tensor, angles: dict, dtype: torch.dtype, cache: dict | None = None,
+def evolve(program: FusedProgram, state: Tensor, angles: dict, dtype: torch.dtype, cache: dict | None = None,
            steps: int | None = None, unitaries: dict | None = None) -> Tensor:
     """Run the program's first `steps` steps (default all) on `state` (…, 2^n, N). `cache` maps
     step index -> the fused unitary (or permutation index) for steps known not to change;
@@ -186,7 +186,7 @@ class Reorder(torch.autograd.Function):
         return torch.index_select(grad, -2, torch.argsort(index)), None
 
 
-def step_constant(program: Program, index: int, angles: dict, dtype, device) -> Tensor:
+def step_constant(program: FusedProgram, index: int, angles: dict, dtype, device) -> Tensor:
     """What `evolve` caches for step `index`: its unitary, or its permutation index."""
     step, sdtype = program.steps[index], state_dtype(program, dtype)
     if isinstance(step, Permute):

@@ -19,13 +19,13 @@ import torch
 from .angles import broadcast_shape
 from .axes import apply_shared
 from .gates import gate_matrix
-from .program import Fused, Op, Program
+from .program import Fused, Op, FusedProgram
 
 Tensor = torch.Tensor
 
 
 # ---- gate matrices ----------------------------------------------------------------------------
-def group_matrices(program: Program, members: list[Op], angles: dict, sdtype, device) -> Tensor:
+def group_matrices(program: FusedProgram, members: list[Op], angles: dict, sdtype, device) -> Tensor:
     """Matrices of ops of one gate kind (same name, controls, data or not) in one batched call
     from the angle tensors: (G, *B, d, d), or (G, *B, d, d, N) when they read data."""
     name, controls, data = members[0].name, members[0].controls, program.reads_data(members[0])
@@ -38,7 +38,7 @@ def group_matrices(program: Program, members: list[Op], angles: dict, sdtype, de
     return m.movedim(-3, -1) if data else m.squeeze(-3)  # samples last, or no sample axis
 
 
-def op_matrices(program: Program, ops, angles: dict, sdtype, device) -> dict[int, Tensor]:
+def op_matrices(program: FusedProgram, ops, angles: dict, sdtype, device) -> dict[int, Tensor]:
     """Matrix of each op (see `group_matrices`), keyed by `Op.index`."""
     groups: dict[tuple, list[Op]] = {}
     for op in ops:
@@ -169,7 +169,7 @@ def _block_items(block: Fused, chains: list, layers: list) -> tuple[tuple, ...]:
     return tuple(("permute", composed_source(part[1], k, first)) if part[0] == "permute" else part for part in parts)
 
 
-def chain_products(program: Program, layout: ChainLayout, angles: dict, sdtype, device) -> Tensor:
+def chain_products(program: FusedProgram, layout: ChainLayout, angles: dict, sdtype, device) -> Tensor:
     """(chains + 1, *B, 2, 2): the product of each chain's gates, the identity last. One
     `group_matrices` call per gate kind, then one batched product per chain position."""
     parts = [group_matrices(program, list(group), angles, sdtype, device) for group in layout.kinds]
@@ -198,7 +198,7 @@ def layer_matrices(layout: ChainLayout, products: Tensor) -> list[Tensor]:
     return out
 
 
-def block_unitaries(program: Program, blocks: tuple[Fused, ...], angles: dict, sdtype, device,
+def block_unitaries(program: FusedProgram, blocks: tuple[Fused, ...], angles: dict, sdtype, device,
                     layout: ChainLayout | None = None, products: Tensor | None = None) -> list[Tensor]:
     """The unitary of each block, (*B, 2^k, 2^k) on its k qubits (the first most significant).
     `layout` and `products` (from `chain_products`), when given, must cover these blocks."""
