@@ -226,3 +226,17 @@ def test_fmt_keeps_the_permissions_of_a_plain_file(tmp_path, monkeypatch):
     assert run_cli(["fmt", "a.qnn"]).status == 0
     assert oct((tmp_path / "a.qnn").stat().st_mode & 0o777) == oct(0o600)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.qnn"]
+
+
+def test_an_output_changed_between_the_check_and_the_swap_is_moved_aside_not_deleted(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_output(out, OLD)
+    swap = output.exchange
+
+    def user_writes_meanwhile(a, b):
+        (b / "notes.txt").write_text("written while qnnc was staging")
+        return swap(a, b)
+
+    monkeypatch.setattr(output, "exchange", user_writes_meanwhile)
+    written = write_output(out, NEW)
+    assert owned(out) and (written.moved_aside / "notes.txt").read_text() == "written while qnnc was staging"

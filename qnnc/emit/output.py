@@ -179,8 +179,12 @@ def _install(staging: Path, target: Path, existing: str) -> Path | None:
         os.rename(staging, target)
         return moved
     if exchange(staging, target):
-        shutil.rmtree(staging)  # now the old output, which qnnc wrote
-        return None
+        if owned(staging):  # the old output, unless someone changed it since it was checked
+            shutil.rmtree(staging)
+            return None
+        moved = _aside(target)
+        os.rename(staging, moved)
+        return moved
     retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.{RETIRED}-{os.getpid()}-", dir=target.parent))
     os.rename(target, retired / target.name)
     os.rename(staging, target)
@@ -188,13 +192,16 @@ def _install(staging: Path, target: Path, existing: str) -> Path | None:
     return None
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
+try:
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except (OSError, TypeError):  # no C library to load by name (Windows): renames only
+    _LIBC = None
 _RENAME_EXCHANGE, _AT_FDCWD = 2, -100
 
 
 def exchange(a: Path, b: Path) -> bool:
     """Swap the names `a` and `b` in one step (Linux renameat2); False where the system cannot."""
-    rename = getattr(_LIBC, "renameat2", None)
+    rename = getattr(_LIBC, "renameat2", None) if _LIBC is not None else None
     if rename is None:
         return False
     if rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
