@@ -66,6 +66,7 @@ class Negate:
 
 
 Angle = Union[Const, Data, Above, Derived, Weight, Arith, Negate]
+Leaf = Union[Data, Above, Derived, Weight]  # what a circuit symbol stands for once lowered
 
 
 def angle_leaves(angle: Angle):

@@ -8,6 +8,7 @@ from pytket.circuit import Op
 from pytket.passes import DecomposeBoxes
 from qiskit.quantum_info import Operator
 
+from qnnc import ir
 from qnnc.check import check_file, check_text
 from qnnc.language.expand import expand_block
 from qnnc.language.gates import GATES
@@ -32,15 +33,16 @@ def random_binding(lowered, block):
     derived = RNG.uniform(-3, 3, 2 ** block.qubits)
     weights = {w.name: RNG.uniform(-3, 3, w.shape[1:] if block.filters > 1 else w.shape) for w in block.weights}
     values = {}
-    for name, ref in lowered.symbols:
-        if ref.kind == "data":
-            values[name] = data[ref.index[0]]
-        elif ref.kind == "above":
-            values[name] = float(data[ref.index[0]] > ref.threshold)
-        elif ref.kind == "derived":
-            values[name] = derived[ref.index[0]]
-        else:
-            values[name] = weights[ref.tensor][ref.index]
+    for name, leaf in lowered.symbols:
+        match leaf:
+            case ir.Data(i):
+                values[name] = data[i]
+            case ir.Above(i, threshold):
+                values[name] = float(data[i] > threshold)
+            case ir.Derived(i):
+                values[name] = derived[i]
+            case ir.Weight(tensor, index):
+                values[name] = weights[tensor][index]
     return data, derived, weights, values
 
 
@@ -86,14 +88,14 @@ def test_symbols_are_short_and_say_what_they_stand_for():
     block = block_of("encode angle(ry)\nstrongly_entangling(layers=2)\nmeasure z", qubits=2)
     table = lower_block(block).symbol_table
     assert {"x0", "x1", "w0_0", "w0_11"} <= set(table)
-    assert table["x1"].kind == "data" and table["x1"].index == (1,)
-    assert table["w0_11"].tensor == "strongly_entangling" and table["w0_11"].index == (1, 1, 2)  # row-major
+    assert table["x1"] == ir.Data(1)
+    assert table["w0_11"] == ir.Weight("strongly_entangling", (1, 1, 2))  # row-major
     assert all(len(name) <= 6 for name in table)
 
 
 def test_basis_encoding_gets_a_step_symbol():
     table = lower_block(block_of("encode basis(threshold=0.25)\nmeasure z", qubits=2)).symbol_table
-    assert table["b0"].kind == "above" and table["b0"].threshold == 0.25
+    assert table["b0"] == ir.Above(0, 0.25)
 
 
 def test_one_circuit_for_all_filters_without_the_filter_index():
@@ -101,7 +103,7 @@ def test_one_circuit_for_all_filters_without_the_filter_index():
     block = program.models[0].layers[0].block
     assert block.filters == 4
     lowered = lower_block(block)
-    weights = [ref for _, ref in lowered.symbols if ref.kind == "weight"]
+    weights = [ref for _, ref in lowered.symbols if isinstance(ref, ir.Weight)]
     assert weights and all(len(ref.index) == 2 for ref in weights)  # (layer, rotation), no filter
 
 

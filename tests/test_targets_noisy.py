@@ -13,6 +13,7 @@ from pytket.circuit import Op, OpType
 
 import qnnc
 
+from qnnc import ir
 from qnnc.runtime import NoiseModel, QuantumBlockModule
 from qnnc.runtime.gates import gate_matrix
 from qnnc.compiler.compile import compile_for_target
@@ -33,8 +34,8 @@ def symbol_values(layer, x: np.ndarray, weights: dict, f: int) -> dict:
     """{symbol: value} of filter f for one sample (angle encodings and weights only)."""
     values = {}
     for name, ref in layer.lowered.symbols:
-        if ref.kind == "data":
-            values[name] = float(x[ref.index[0]])
+        if isinstance(ref, ir.Data):
+            values[name] = float(x[ref.index])
         else:
             w = weights[ref.tensor]
             values[name] = float((w[f] if layer.layer.block.filters > 1 else w)[tuple(ref.index)])

@@ -276,7 +276,7 @@ def _bound_circuits(lowered: LoweredBlock, block: ir.QuantumBlock, bind, name: s
     out = []
     for f in range(block.filters):
         values = {symbols[s]: float(_numpy(bind[ref.tensor])[((f,) if block.filters > 1 else ()) + ref.index])
-                  for s, ref in lowered.symbols if ref.kind == "weight" and ref.tensor in bind}
+                  for s, ref in lowered.symbols if isinstance(ref, ir.Weight) and ref.tensor in bind}
         circuit = lowered.circuit.copy()
         circuit.symbol_substitution(values)
         out.append((f"_f{f}" if block.filters > 1 else "", circuit))

@@ -84,11 +84,17 @@ def compile_manifest(model, files: dict[str, str]) -> dict:
                 "initial_map": list(c.initial_map), "final_map": list(c.final_map), "measured": list(c.measured),
                 "passes": list(c.passes), "candidate": c.candidate, "verification": c.verification,
                 "metrics": metrics})
-        symbols = {name: {"kind": ref.kind, "index": list(ref.index), "tensor": ref.tensor,
-                          "threshold": ref.threshold} for name, ref in layer.lowered.symbols}
+        symbols = {name: _symbol_record(leaf) for name, leaf in layer.lowered.symbols}
         layers.append({"name": layer.name, "kind": layer.layer.kind, "basis": layer.lowered.basis,
                        "symbols": symbols, "circuits": circuits})
     return {"target": model.target.name, "level": model.level, "model": model.model.name, "layers": layers}
+
+
+def _symbol_record(leaf) -> dict:
+    """A symbol's meaning in compile.json: kind (data, above, derived, weight), index, tensor, threshold."""
+    index = getattr(leaf, "index")
+    return {"kind": type(leaf).__name__.lower(), "index": list(index) if isinstance(index, tuple) else [index],
+            "tensor": getattr(leaf, "tensor", None), "threshold": getattr(leaf, "threshold", None)}
 
 
 def compile_timings(model) -> dict:

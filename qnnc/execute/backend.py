@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import ir
 from ..compiler.compile import CompiledLayer
 from ..runtime.circuit import amplitude_angles, amplitude_vector, from_block
 from ..runtime.layers import check_input, hold_weights
@@ -113,17 +114,18 @@ class BackendBlock(nn.Module):
         if self.circuit.amplitude is not None:
             derived = amplitude_angles(amplitude_vector(features, self.circuit.amplitude))
         columns = []
-        for ref in self.refs:
-            if ref.kind == "data":
-                col = features[:, ref.index[0]].unsqueeze(1).expand(n, f)
-            elif ref.kind == "above":
-                col = (features[:, ref.index[0]] > ref.threshold).to(features.dtype).unsqueeze(1).expand(n, f)
-            elif ref.kind == "derived":
-                col = derived[:, ref.index[0]].unsqueeze(1).expand(n, f)
-            else:
-                t = self.weight(ref.tensor)
-                per_filter = t[(slice(None),) + tuple(ref.index)] if f > 1 else t[tuple(ref.index)].reshape(1)
-                col = per_filter.to(features.dtype).unsqueeze(0).expand(n, f)
+        for leaf in self.refs:
+            match leaf:
+                case ir.Data(i):
+                    col = features[:, i].unsqueeze(1).expand(n, f)
+                case ir.Above(i, threshold):
+                    col = (features[:, i] > threshold).to(features.dtype).unsqueeze(1).expand(n, f)
+                case ir.Derived(i):
+                    col = derived[:, i].unsqueeze(1).expand(n, f)
+                case ir.Weight(tensor, index):
+                    t = self.weight(tensor)
+                    per_filter = t[(slice(None),) + index] if f > 1 else t[index].reshape(1)
+                    col = per_filter.to(features.dtype).unsqueeze(0).expand(n, f)
             columns.append(col)
         if not columns:
             return features.new_zeros(n, f, 0)
@@ -143,9 +145,9 @@ class BackendBlock(nn.Module):
     def _needs_grad(self, ref, features: Tensor) -> bool:
         if not torch.is_grad_enabled():
             return False
-        if ref.kind == "weight":
+        if isinstance(ref, ir.Weight):
             return ref.tensor in self.weights and self.weights[ref.tensor].requires_grad
-        return ref.kind in ("data", "derived") and features.requires_grad
+        return isinstance(ref, (ir.Data, ir.Derived)) and features.requires_grad
 
     # -- numerics (numpy) ----------------------------------------------------------------------
     def _next_seed(self) -> int:

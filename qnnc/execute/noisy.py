@@ -32,7 +32,6 @@ from pytket.passes import RebaseTket
 from .. import ir
 from ..compiler.compile import CompiledCircuit, CompiledLayer
 from ..compiler.metrics import physical_index
-from ..quantum.lower import SymbolRef
 from ..runtime.circuit import BlockCircuit, amplitude_encoding
 from ..runtime.noisy import MAX_QUBITS, MEASURE, NoiseModel
 from ..targets.model import Target
@@ -73,7 +72,7 @@ def noisy_block(layer: CompiledLayer, target: Target) -> tuple[BlockCircuit, Noi
     position = {p: i for i, p in enumerate(physical)}
     wires = {**{q: position[physical_index(q)] for q in circuit.qubits if physical_index(q) in position},
              **{b: len(physical) + i for i, b in enumerate(bits)}}
-    leaves = {name: _leaf(ref) for name, ref in layer.lowered.symbols}
+    leaves = dict(layer.lowered.symbols)
     gates = tuple(g for c in circuit.get_commands() for g in _gates(c.op, c.args, wires, leaves))
     basis = "z" if block.measurement.basis in ("x", "y") else block.measurement.basis
     measurement = ir.Measurement(basis, tuple(position[p] for p in compiled.measured))
@@ -91,16 +90,6 @@ def noise_model(compiled: CompiledCircuit, physical: Sequence[int], target: Targ
                    if i < j and target.connected(physical[i], physical[j])},
         readout={i: float(target.readout_error(physical[i])) for i in index},
         name=f"{target.name}:{compiled.name}")
-
-
-def _leaf(ref: SymbolRef) -> ir.Angle:
-    if ref.kind == "data":
-        return ir.Data(ref.index[0])
-    if ref.kind == "above":
-        return ir.Above(ref.index[0], ref.threshold)
-    if ref.kind == "derived":
-        return ir.Derived(ref.index[0])
-    return ir.Weight(ref.tensor, tuple(ref.index))
 
 
 def _gates(op, args, wires: dict, leaves: dict) -> list[ir.Gate]:

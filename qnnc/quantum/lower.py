@@ -47,36 +47,24 @@ CONTROLLED: dict[OpType, OpType] = {
 
 
 @dataclass(frozen=True)
-class SymbolRef:
-    """What a circuit symbol stands for: `kind` is data | above | derived | weight; `tensor` the
-    weight tensor's name (weights only); `index` the feature, angle or weight index;
-    `threshold` the basis-encoding threshold (above only)."""
-
-    kind: str
-    index: tuple[int, ...]
-    tensor: str | None = None
-    threshold: float | None = None
-
-
-@dataclass(frozen=True)
 class LoweredBlock:
     """A block's logical circuit: `circuit` on `q[0..qubits)` (plus register `m` for mid-circuit
     measurements), `symbols` (name, meaning) in a fixed order, `measured` the logical qubits read
     out at the end (bit i of the result is qubit measured[i]), `basis` the measurement basis."""
 
     circuit: Circuit
-    symbols: tuple[tuple[str, SymbolRef], ...]
+    symbols: tuple[tuple[str, ir.Leaf], ...]  # each symbol's meaning: the IR's own angle leaf
     measured: tuple[int, ...]
     basis: str
     qubits: int
 
     @property
-    def symbol_table(self) -> dict[str, SymbolRef]:
+    def symbol_table(self) -> dict[str, ir.Leaf]:
         return dict(self.symbols)
 
     def trainable_symbols(self, block: ir.QuantumBlock) -> tuple[str, ...]:
         trainable = {w.name for w in block.weights if w.trainable}
-        return tuple(name for name, ref in self.symbols if ref.kind == "weight" and ref.tensor in trainable)
+        return tuple(name for name, leaf in self.symbols if isinstance(leaf, ir.Weight) and leaf.tensor in trainable)
 
 
 class _Symbols:
@@ -85,24 +73,24 @@ class _Symbols:
     def __init__(self, block: ir.QuantumBlock):
         self.tensors = {w.name: (k, w) for k, w in enumerate(block.weights)}
         self.filters = block.filters
-        self.table: dict[str, SymbolRef] = {}
+        self.table: dict[str, ir.Leaf] = {}
 
     def leaf(self, angle) -> sympy.Symbol:
         match angle:
             case ir.Data(i):
-                name, ref = f"x{i}", SymbolRef("data", (i,))
-            case ir.Above(i, threshold):
-                name, ref = f"b{i}", SymbolRef("above", (i,), threshold=threshold)
+                name = f"x{i}"
+            case ir.Above(i, _):
+                name = f"b{i}"
             case ir.Derived(j):
-                name, ref = f"a{j}", SymbolRef("derived", (j,))
+                name = f"a{j}"
             case ir.Weight(tensor, index):
                 k, weight = self.tensors[tensor]
                 shape = weight.shape[1:] if self.filters > 1 else weight.shape
-                flat = sum(i * math.prod(shape[d + 1:]) for d, i in enumerate(index))
-                name, ref = f"w{k}_{flat}", SymbolRef("weight", tuple(index), tensor)
+                name = f"w{k}_{sum(i * math.prod(shape[d + 1:]) for d, i in enumerate(index))}"
+                angle = ir.Weight(tensor, tuple(index))
             case _:
                 raise TypeError(f"not an angle leaf: {angle!r}")
-        self.table.setdefault(name, ref)
+        self.table.setdefault(name, angle)
         return sympy.Symbol(name, real=True)
 
     def radians(self, angle: ir.Angle) -> sympy.Expr:
