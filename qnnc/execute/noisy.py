@@ -5,7 +5,7 @@ target's calibrated errors as a `NoiseModel` on its qubits.
 target's native gates, symbolic angles in half-turns — and gives the runtime what it simulates:
   * qubits: the physical qubits the circuit touches or reads, in ascending order, then one qubit
     per mid-circuit measurement bit (register `m`), which holds that classical bit;
-  * gates: one runtime gate per compiled operation (`GATES` below: ECR, SX, Rz, ZZPhase,
+  * gates: one runtime gate per compiled operation (`RUNTIME_GATES` below: ECR, SX, Rz, ZZPhase,
     PhasedX, …; any other one-qubit operation through its TK1 angles), so that every native gate,
     SWAP and qubit move of the compiled circuit costs its own error; `Measure` becomes the
     runtime's `measure` gate and a `Conditional` a gate with `measured_controls` on the bits
@@ -38,7 +38,7 @@ from ..targets.model import Target
 
 HALF = sympy.Rational(1, 2)
 # compiled operation -> (runtime gate, its angles in half-turns from the operation's parameters)
-GATES: dict[OpType, tuple[str, Callable]] = {
+RUNTIME_GATES: dict[OpType, tuple[str, Callable]] = {
     OpType.Rx: ("rx", lambda a: [a]), OpType.Ry: ("ry", lambda a: [a]), OpType.Rz: ("rz", lambda a: [a]),
     OpType.U1: ("p", lambda a: [a]), OpType.U2: ("u", lambda p, l: [HALF, p, l]),
     OpType.U3: ("u", lambda t, p, l: [t, p, l]),
@@ -105,12 +105,12 @@ def _gates(op, args, wires: dict, leaves: dict) -> list[ir.Gate]:
                              f"{[str(b) for b in condition]}")
         return [ir.Gate(g.name, g.qubits, g.params, tuple(wires[b] for b in condition), measured_controls=True)
                 for g in _gates(inner, args[op.width:], wires, leaves)]
-    if op.type not in GATES:
+    if op.type not in RUNTIME_GATES:
         if len(args) != 1:
             raise ValueError(f"`noisy` mode cannot simulate the compiled gate `{op.type.name}` "
                              f"(use `backend` mode)")
         op = _as_tk1(op)
-    name, angles = GATES[op.type]
+    name, angles = RUNTIME_GATES[op.type]
     params = tuple(_angle(sympy.pi * sympy.sympify(a), leaves) for a in angles(*op.params))
     return [ir.Gate(name, tuple(wires[q] for q in args), params)]
 
