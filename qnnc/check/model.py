@@ -4,6 +4,7 @@ Classical layers come from `layers.LAYERS`; quantum layers resolve their block w
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from .. import ir
 from ..language.encodings import ENCODINGS
@@ -153,6 +154,7 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
                      "follow it with `{ … }` holding `encode`, gates or templates, and `measure`")
         return None
     if values is None:
+        _check_body_alone(stmt, shape, circuits, report, options)
         return None
     features, positions = _features(stmt, shape, values, report)
     qubits = values["qubits"] or (None if features is None else _infer_qubits(stmt.body, features))
@@ -178,6 +180,32 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
     out = (outputs, *positions) if kind.slides else (outputs,)
     params = sum(w.size for w in resolved.weights if w.trainable)
     return ir.QuantumLayer(stmt.name, shape, out, resolved, tuple(values.items()), params, stmt.span)
+
+
+def _check_body_alone(stmt: ast.Call, shape, circuits, report: Reporter, options: CheckOptions) -> None:
+    """Check the block of a quantum layer whose arguments are wrong (already reported), with the
+    arguments that are right and defaults for the rest. Data sizes are known only when the
+    arguments they depend on are right; the qubit count must be known, or the block is skipped."""
+    kind = QUANTUM_LAYERS[stmt.name]
+    relaxed = tuple(p if not p.required else replace(p, default=None) for p in kind.schema)
+    positional = [a for a in stmt.args if a.name is None]
+    good = [ast.Arg(p.name, a.value, a.span) for a, p in zip(positional, relaxed)]
+    good = [a for a in good + [a for a in stmt.args if a.name is not None]
+            if bind(relaxed, (a,), Reporter(), "", None) is not None]
+    good = [a for a in good if [b.name for b in good].count(a.name) == 1]
+    values = bind(relaxed, tuple(good), Reporter(), "", None)
+    given = {a.name for a in stmt.args if a.name} | {p.name for _, p in zip(positional, relaxed)}
+    wrong = given - {a.name for a in good}
+    if "qubits" in wrong:
+        return  # the register size the block was written for is unknown
+    features = None if "kernel" in wrong else _features(stmt, shape, values, Reporter())[0]
+    qubits = values["qubits"] or (None if features is None else _infer_qubits(stmt.body, features))
+    if qubits is None or qubits > options.max_qubits:
+        return
+    block = BlockChecker(report, circuits, options, qubits, features, values.get("filters") or 1,
+                         values["trainable"], values["seed"])
+    block.run_block(stmt.body)
+    block.finish(stmt.span)
 
 
 def _simulation_fits(stmt: ast.Call, values: dict, qubits: int, patches: int, report: Reporter,

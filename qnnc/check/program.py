@@ -1,6 +1,8 @@
 """The checker's entry points: a whole spec -> `ir.Program`, with every diagnostic collected."""
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from .. import ir
@@ -8,7 +10,8 @@ from ..diagnostics import Diagnostic
 from ..language.gates import GATES
 from ..language.templates import TEMPLATES
 from ..syntax import ast
-from ..syntax.parse import parse_text
+from ..syntax.errors import misspelled_keyword
+from ..syntax.parse import Parsed, parse_recovering
 from ..syntax.source import MAX_BYTES, read_source
 from .context import CheckOptions, Reporter
 from .model import check_model
@@ -43,8 +46,57 @@ def check(spec: ast.Spec, options: CheckOptions = CheckOptions()) -> tuple[ir.Pr
 
 
 def check_text(text: str, options: CheckOptions = CheckOptions()) -> tuple[ir.Program | None, list[Diagnostic]]:
-    spec, diagnostics = parse_text(text)
-    return (None, diagnostics) if spec is None else check(spec, options)
+    """Parse and check spec text. After syntax errors, what did parse is checked too and its
+    errors are reported with them, except those the skipped statements could have caused."""
+    parsed = parse_recovering(text)
+    if parsed.spec is None:
+        return None, parsed.diagnostics
+    program, diagnostics = check(parsed.spec, options)
+    diagnostics = [_keyword_help(d, text) for d in diagnostics]
+    if not parsed.diagnostics:
+        return program, diagnostics
+    kept = [d for d in diagnostics if _independent(d, parsed, text)]
+    return None, sorted(parsed.diagnostics + kept, key=lambda d: d.sort_key)
+
+
+def _keyword_help(d: Diagnostic, text: str) -> Diagnostic:
+    """An unknown name that begins its statement and misspells a keyword (`encod angle`) gets the
+    keyword as its suggestion."""
+    if d.code not in ("E200", "E201") or d.span is None:
+        return d
+    line = text.split("\n")[d.span.line - 1]
+    if len(line) - len(line.lstrip()) != d.span.column - 1:
+        return d
+    keyword = misspelled_keyword(text, d.span.line)
+    return replace(d, help=f"did you mean `{keyword}`?") if keyword else d
+
+
+# errors about a statement's own arguments, which no other statement can cause
+_LOCAL = {"E205", "E300", "E301", "E302", "E303", "E304"}
+
+
+def _independent(d: Diagnostic, parsed: Parsed, text: str) -> bool:
+    """Whether a semantic error stands whatever the statements skipped after syntax errors said.
+    In an item (model, circuit, train) with skipped lines it must lie before the first of them, or
+    be about a statement's own arguments; never enclose a skipped line or be about the item as a
+    whole; and name no circuit or model whose header was skipped."""
+    if d.span is None:
+        return False
+    lost = set()
+    for item in parsed.spec.items:
+        skipped = [(f, last) for f, last in parsed.damaged if item.span.line <= f <= item.span.end_line]
+        if not skipped:
+            continue
+        header_lost = isinstance(item, ast.ModelDef) and item.name == "_" and item.span.line == skipped[0][0]
+        if header_lost:
+            lost.update(re.findall(r"^\s*\w+\s+([A-Za-z_]\w*)", text.split("\n")[skipped[0][0] - 1]))
+        if not item.span.line <= d.span.line <= item.span.end_line:
+            continue
+        if header_lost or d.span.line == item.span.line or \
+                any(d.span.line <= last and d.span.end_line >= f for f, last in skipped) or \
+                (d.span.line > skipped[0][0] and d.code not in _LOCAL):
+            return False
+    return not any(f"`{name}`" in d.message for name in lost)
 
 
 def check_file(path: str | Path, options: CheckOptions = CheckOptions()):

@@ -126,8 +126,11 @@ def add_train_commands(subparsers) -> None:
         "curves.png, confusion.png, model.pt (state_dict), manifest.json and timings.json.")
     baseline = subparsers.add_parser(
         "baseline", help="train a spec and its classical twins over several seeds",
-        description="Train the model of SPEC, its trainable classical twin (each quantum layer replaced by a "
-        "shape-matched classical layer) and its frozen twin (random, untrained) with N seeds on identical data. "
+        description="Train the model of SPEC and its classical twins with N seeds on identical data: the "
+        "trainable twin (each quantum layer replaced by a shape-matched classical layer), the matched twin "
+        "(a classical stand-in with at most the quantum layer's parameters) and the frozen twin (random, "
+        "untrained); a twin that cannot be trained is skipped with its reason. Finished runs are kept, so "
+        "rerunning an interrupted baseline resumes it. "
         "Writes DIR/results.json, results.md (mean ± std), comparison.png, runs/*/metrics.json, manifest.json.")
     for sub in (train, baseline):
         sub.add_argument("spec", metavar="SPEC", help="a .qnn spec file")

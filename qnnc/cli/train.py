@@ -1,7 +1,8 @@
 """The `qnnc train` and `qnnc baseline` commands. Exit status: 0 ok, 1 bad spec or data, 2 bad flags.
 
-Both read the spec's `train` block and let flags override it. Nothing is written until every run
-has finished: the output directory then appears in one rename, so a failure leaves none behind.
+Both read the spec's `train` block and let flags override it. The output directory appears in one
+rename once every run has finished, so a failure leaves none behind; a baseline keeps its finished
+runs in a journal beside it meanwhile, so running the same command again resumes.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from ..diagnostics import render
 from ..emit.artifacts import sha256
 from ..emit.output import destination, write_output
 from ..runtime import MemoryBudgetError
+from ..train.baseline import Journal, run_key, tasks
 from ..train.baseline import run_baseline as run_all
-from ..train.baseline import tasks
 from ..train.data import dataset_text, fit_to_model, load_dataset
 from ..train.errors import TrainError
 from ..train.loop import train_model
 from ..train.report import baseline_files, result_row, results_markdown, run_files
+from ..train.twins import skipped_variants
 from .options import check_options
 
 
@@ -120,27 +122,55 @@ def run_train(args) -> int:
 @_guarded
 def run_baseline(args) -> int:
     source, model, config, load, data_text = prepare(args)
-    destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
+    target = destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
     seeds = [config.seed + i for i in range(args.seeds)]
     runs = tasks(model, config, load, seeds, device=args.device)
-    per_epoch = args.jobs == 1
+    keys = {(t.variant, t.seed): run_key(t, {"spec": sha256(source), "data": data_text}) for t in runs}
+    journal = Journal(target)
+    finished = journal.load(keys.values())
     began = time.perf_counter()
-    with Display(len(runs) * (config.epochs if per_epoch else 1), f"baseline {model.name}") as display:
-        results = run_all(
-            runs, jobs=args.jobs,
-            on_epoch=(lambda task, e, n, row: display.step(f"{task.label}: {_epoch_line(e, n, row)}"))
-            if per_epoch else None,
-            on_done=None if per_epoch else
-            (lambda task, result: display.step(f"{task.label}: test accuracy {_number(result.test['accuracy'])}")))
+    fresh = _train_missing(args, model, config, [t for t in runs if keys[t.variant, t.seed] not in finished],
+                           journal, keys, len(runs))
+    results = [(t.variant, finished[k] if (k := keys[t.variant, t.seed]) in finished else fresh[t.variant, t.seed])
+               for t in runs]
     info = context("baseline", args, source, model, config, data_text)
-    info.update(seeds=seeds, variants=list(dict.fromkeys(t.variant for t in runs)))
+    info.update(seeds=seeds, variants=list(dict.fromkeys(t.variant for t in runs)),
+                skipped=[{"variant": v.name, "reason": v.skipped} for v in skipped_variants(model)])
     info["data"].update({k: v for k, v in runs[0].data.describe().items() if k != "fingerprint"})
     info["data"]["fingerprints"] = {str(t.seed): t.data.fingerprint for t in runs if t.variant == "spec"}
     info["data"]["fingerprint"] = sha256("".join(info["data"]["fingerprints"].values()))
     _write(args, config, baseline_files(results, info))
+    for note in journal.remove():
+        print(f"qnnc: note: {note}", file=sys.stderr)
     sys.stdout.write(results_markdown([result_row(v, r) for v, r in results], info))
-    print(f"wrote {args.output} ({len(results)} runs, {time.perf_counter() - began:.1f}s)")
+    print(f"wrote {args.output} ({len(results)} runs, {len(finished)} resumed, {time.perf_counter() - began:.1f}s)")
     return 0
+
+
+def _train_missing(args, model, config, missing, journal: Journal, keys: dict, total: int) -> dict:
+    """Train the runs not in the journal, saving each to it as it finishes; {(variant, seed): result}."""
+    if len(missing) < total:
+        print(f"qnnc: resuming from `{journal.path}`: {total - len(missing)} of {total} runs already finished",
+              file=sys.stderr)
+    fresh: dict = {}
+    per_epoch = args.jobs == 1
+
+    def done(task, result):
+        journal.save(keys[task.variant, task.seed], result)
+        fresh[task.variant, task.seed] = result
+        if not per_epoch:
+            display.step(f"{task.label}: test accuracy {_number(result.test['accuracy'])}")
+
+    with Display(len(missing) * (config.epochs if per_epoch else 1), f"baseline {model.name}") as display:
+        try:
+            run_all(missing, jobs=args.jobs, on_done=done, on_epoch=(
+                lambda task, e, n, row: display.step(f"{task.label}: {_epoch_line(e, n, row)}")) if per_epoch else None)
+        except BaseException:
+            if journal.path.is_dir():
+                print(f"qnnc: note: the finished runs are kept in `{journal.path}`; run the same command "
+                      "again to resume", file=sys.stderr)
+            raise
+    return fresh
 
 
 def _epoch_line(epoch: int, epochs: int, row: dict) -> str:

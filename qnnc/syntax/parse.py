@@ -6,147 +6,71 @@ in one Transformer. Reading files and turning away absurd input is `source`'s jo
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from importlib import resources
+from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer, UnexpectedInput, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken, VisitError
+from lark import Token, Transformer, UnexpectedInput, v_args
+from lark.exceptions import VisitError
 
 from ..diagnostics import Diagnostic, Span
 from . import ast
+from .errors import blank_line, syntax_diagnostic
+from .grammar import parser
 from .source import unparseable
 
 MAX_SYNTAX_ERRORS = 10
 
 
-class _JoinBracketedLines:
-    """Post-lexer: newlines inside `(...)` and `[...]` do not end a statement, so long argument
-    lists may span lines as in Python."""
-
-    always_accept = ("_NL",)
-
-    def process(self, stream):
-        depth = 0
-        for token in stream:
-            if token.type in ("LPAR", "LSQB"):
-                depth += 1
-            elif token.type in ("RPAR", "RSQB"):
-                depth = max(0, depth - 1)
-            elif token.type == "_NL" and depth:
-                continue
-            yield token
-
-
-@lru_cache(maxsize=1)
-def parser() -> Lark:
-    grammar = resources.files("qnnc.grammar").joinpath("qnn.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                postlex=_JoinBracketedLines())
-
-
 def parse_text(text: str) -> tuple[ast.Spec | None, list[Diagnostic]]:
     """Parse spec text. Returns (Spec, []) or (None, diagnostics) for syntax errors."""
+    parsed = parse_recovering(text)
+    return (None, parsed.diagnostics) if parsed.diagnostics else (parsed.spec, [])
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What `parse_recovering` made of a text. After syntax errors `spec` is the part that parsed:
+    each offending statement (lines `damaged`, first and last) replaced by a placeholder (`_ { … }`,
+    `model _ { … }` or nothing) that keeps the blocks around it intact. None if even that failed."""
+
+    spec: ast.Spec | None
+    diagnostics: list[Diagnostic]
+    damaged: tuple[tuple[int, int], ...] = ()
+
+
+def parse_recovering(text: str) -> Parsed:
+    """Parse spec text, skipping statements with syntax errors (at most MAX_SYNTAX_ERRORS) so
+    that later lines report their own errors and the checker can check what did parse."""
     if (problem := unparseable(text)) is not None:
-        return None, [problem]
+        return Parsed(None, [problem])
     diagnostics: list[Diagnostic] = []
+    damaged: list[tuple[int, int]] = []
     attempt = text if text.endswith("\n") else text + "\n"
     for _ in range(MAX_SYNTAX_ERRORS):
         try:
             tree = parser().parse(attempt)
         except UnexpectedInput as exc:
-            found = _syntax_diagnostic(exc, attempt, text)
+            found = syntax_diagnostic(exc, attempt, text)
             if any(d.span == found.span for d in diagnostics):
                 break
             diagnostics.append(found)
-            attempt = None if found.code == "E103" else _blank_line(attempt, exc.line)
-            if attempt is None:
+            recovered = None if found.code == "E103" else blank_line(attempt, exc.line)
+            if recovered is None:
                 break
+            attempt, lines = recovered
+            damaged.append(lines)
             continue
-        if diagnostics:
-            break
         try:
             spec = _ToAst().transform(tree)
         except (RecursionError, VisitError):
-            return None, [Diagnostic("E003", "spec is too deeply nested to analyse")]
+            return Parsed(None, diagnostics or [Diagnostic("E003", "spec is too deeply nested to analyse")])
         comments = _comments(text)
+        if diagnostics:
+            return Parsed(ast.Spec(spec.items, comments), diagnostics, tuple(damaged))
         if not spec.items and not comments:
-            return None, [Diagnostic("E004", "file is empty", help="a spec needs at least one `model NAME { ... }`")]
-        return ast.Spec(spec.items, comments), []
-    return None, diagnostics
-
-
-# ---- syntax errors --------------------------------------------------------------------------
-_TOKEN_NAMES = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
-                "_NL": "a newline", "$END": "end of file"}
-
-
-def _describe(terminal: str) -> str:
-    if terminal in _TOKEN_NAMES:
-        return _TOKEN_NAMES[terminal]
-    try:
-        pattern = parser().get_terminal(terminal).pattern
-    except KeyError:
-        return terminal.lower()
-    return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
-
-
-_OPERATORS = {"`+`", "`-`", "`*`", "`/`", "`%`", "`..`"}
-_FIRST = ("`,`", "`)`", "`]`", "`}`", "a newline", "`=`", "`{`")
-
-
-def _expected(names) -> str:
-    """What the parser could have accepted, closers first; arithmetic only when nothing else fits."""
-    described = {_describe(n) for n in names}
-    described = (described - _OPERATORS) or described
-    described = sorted(described, key=lambda s: (_FIRST.index(s) if s in _FIRST else len(_FIRST),
-                                                 not s.startswith("`"), s))
-    shown = described[:8] + ([f"… and {len(described) - 8} more"] if len(described) > 8 else [])
-    return ", ".join(shown)
-
-
-def _syntax_diagnostic(exc: UnexpectedInput, text: str, original: str) -> Diagnostic:
-    """Describe a parse error in `text` (the source, perhaps with recovered lines blanked);
-    positions at the end of file refer to the `original` source."""
-    if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream]
-        span = Span.point(exc.line, exc.column)
-        if char == '"':
-            return Diagnostic("E102", "unterminated string", span, help='close the string with `"` on the same line')
-        return Diagnostic("E101", f"unexpected character `{char}`" if char.isprintable() else
-                          f"unexpected character U+{ord(char):04X}", span,
-                          help=f"expected {_expected(exc.allowed)}" if exc.allowed else None)
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        last = original.rstrip("\n").count("\n") + 1
-        column = len(original.rstrip("\n").rsplit("\n", 1)[-1]) + 1
-        return Diagnostic("E103", "unexpected end of file", Span.point(last, column),
-                          help=f"expected {_expected(exc.expected)}; is a `}}` missing?")
-    token: Token = exc.token
-    found = "newline" if token.type == "_NL" else f"`{token.value}`"
-    width = 1 if token.type == "_NL" else max(1, len(token.value.split("\n")[0]))
-    return Diagnostic("E100", f"unexpected {found}", Span(exc.line, exc.column, exc.line, exc.column + width),
-                      help=f"expected {_expected(exc.expected)}")
-
-
-def _blank_line(text: str, line: int) -> str | None:
-    """Recover from a syntax error by replacing its line with a placeholder that keeps the
-    line's net braces, so later lines parse in the same blocks and report their own errors."""
-    lines = text.split("\n")
-    if not 1 <= line <= len(lines) or not lines[line - 1].strip():
-        return None
-    first = line
-    while first > 1 and (sum(_net(t, "([", ")]") for t in lines[: first - 1]) > 0
-                         or lines[first - 2].rstrip().endswith("\\")):
-        first -= 1  # the statement began on an earlier line: inside an open bracket, or continued
-    opened = sum(_net(t, "{", "}") for t in lines[first - 1: line])
-    placeholder = "model _ {" if sum(_net(t, "{", "}") for t in lines[: first - 1]) == 0 else "_ {"
-    lines[first - 1: line] = [""] * (line - first) + [
-        " ".join([placeholder, *["_ {"] * (opened - 1)]) if opened > 0 else "}" * -opened]
-    return "\n".join(lines)
-
-
-def _net(line: str, openers: str, closers: str) -> int:
-    code = re.sub(r'"(?:\\.|[^"\\])*"|#.*', "", line)
-    return sum(code.count(c) for c in openers) - sum(code.count(c) for c in closers)
+            return Parsed(None, [Diagnostic("E004", "file is empty",
+                                            help="a spec needs at least one `model NAME { ... }`")])
+        return Parsed(ast.Spec(spec.items, comments), [])
+    return Parsed(None, diagnostics)
 
 
 # ---- parse tree -> AST ------------------------------------------------------------------------

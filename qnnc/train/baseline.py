@@ -2,17 +2,28 @@
 data and splits (the split is drawn from the seed, so for one seed all variants see identical
 samples). Runs are independent, so `jobs > 1` spreads them over processes (spawn context: no
 forked torch state); results come back in (variant, seed) order whatever finished first.
+
+Finished runs are kept in a `Journal` beside the output folder until the output is written, so an
+interrupted baseline resumes where it stopped.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import json
 import multiprocessing
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from .. import ir
+from ..emit.artifacts import sha256, to_json
+from ..emit.output import OutputError
 from .data import Dataset, fit_to_model
 from .loop import RunResult, train_model
+from .report import versions
 from .twins import variants
 
 
@@ -72,3 +83,91 @@ def run_baseline(runs: list[Task], jobs: int = 1, on_epoch=None, on_done=None) -
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return results
+
+
+# ---- the journal of finished runs -------------------------------------------------------------------
+JOURNAL = "qnnc_runs"  # `.DIR.qnnc_runs`: outside the writer's `.DIR.qnnc-*` names, which it may clean up
+MARKER = "journal.json"
+ENTRY = re.compile(r"[0-9a-f]{64}\.json(\.partial-[0-9]+)?")  # a finished run, or one being written
+MAX_ENTRY_BYTES = 64 << 20
+
+
+def run_key(task: Task, inputs: dict) -> str:
+    """sha256 of everything a run's result depends on: `inputs` (the spec's sha256, the data's text),
+    the variant's model, the config, the seed's data fingerprint, the seed, the device and the
+    library versions (qnnc's among them)."""
+    config = dataclasses.replace(task.config, seed=task.seed)  # the base seed alone changes nothing
+    return sha256(to_json({"inputs": inputs, "variant": task.variant, "model": repr(task.model),
+                           "config": repr(config), "data": task.data.fingerprint, "seed": task.seed,
+                           "device": task.device, "versions": versions()}))
+
+
+class Journal:
+    """The finished runs of the baseline written to `output`, kept in the hidden sibling folder
+    `.OUTPUT.qnnc_runs/` until the output is written: `journal.json` (the marker that makes it
+    qnnc's) and one `KEY.json` per run, each written whole by a rename. A folder of that name
+    that qnnc did not write is never used, changed or removed."""
+
+    def __init__(self, output: Path):
+        self.output, self.path = output, output.with_name(f".{output.name}.{JOURNAL}")
+
+    def load(self, keys) -> dict[str, RunResult]:
+        """The finished runs among `keys`; OutputError (before anything trains) when a folder of
+        the journal's name is not a journal. An entry that cannot be read is trained again."""
+        if not (self.path.exists() or self.path.is_symlink()):
+            return {}
+        if not self._ours():
+            raise OutputError(f"`{self.path}` exists and is not a journal qnnc wrote; qnnc keeps a baseline's "
+                              "finished runs under that name", "move it away, or choose another output folder")
+        return {key: result for key in keys if (result := self._entry(key)) is not None}
+
+    def save(self, key: str, result: RunResult) -> None:
+        if not self.path.is_dir():
+            self.path.mkdir(parents=True)
+            (self.path / MARKER).write_text(to_json({"qnnc_journal": 1, "output": self.output.name}),
+                                            encoding="utf-8")
+        fields = {k: v for k, v in dataclasses.asdict(result).items() if k != "state_dict"}
+        partial = self.path / f"{key}.json.partial-{os.getpid()}"
+        partial.write_text(json.dumps({"key": key, "result": fields}), encoding="utf-8")
+        os.replace(partial, self.path / f"{key}.json")
+
+    def remove(self) -> list[str]:
+        """Delete the journal once the output holds its runs; notes for what could not go."""
+        if not self.path.is_dir() or not self._ours():
+            return []
+        try:
+            for child in self.path.iterdir():
+                if child.name == MARKER or ENTRY.fullmatch(child.name):
+                    child.unlink()
+            self.path.rmdir()
+        except OSError:
+            return [f"left `{self.path}`: something other than finished runs appeared in it"]
+        return []
+
+    def _ours(self) -> bool:
+        if self.path.is_symlink() or not self.path.is_dir():
+            return False
+        children = list(self.path.iterdir())
+        if not children:
+            return True  # created, marker not yet written: nothing to lose
+        marker = self.path / MARKER
+        try:
+            ok = marker.is_file() and not marker.is_symlink() and marker.stat().st_size < 4096 and \
+                json.loads(marker.read_text(encoding="utf-8")).get("qnnc_journal") == 1
+        except (OSError, ValueError, AttributeError):
+            return False
+        return ok and all(c.name == MARKER or (ENTRY.fullmatch(c.name) and c.is_file() and not c.is_symlink())
+                          for c in children)
+
+    def _entry(self, key: str) -> RunResult | None:
+        path = self.path / f"{key}.json"
+        try:
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_ENTRY_BYTES:
+                return None
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            fields = entry["result"]
+            if entry["key"] != key or not isinstance(fields, dict):
+                return None
+            return RunResult(**{**fields, "classes": tuple(fields["classes"])})
+        except (OSError, ValueError, KeyError, TypeError):
+            return None

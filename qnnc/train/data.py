@@ -1,9 +1,10 @@
 """Offline datasets as tensors, split deterministically from the seed.
 
 A dataset is fully determined by its name, options and the seed: `digits` (scikit-learn's bundled
-8×8 digits), `bars_stripes` (generated), `npz` (a local MedMNIST-format file, whose own splits are
-kept) and `csv` (a table with a header). Images are float32 (N, C, H, W) in [0, 1]; vectors are
-float32 (N, F). Labels are int64 class indices into `Dataset.classes`. Anything wrong with the
+8×8 digits), `bars_stripes` (generated), `breast_cancer` (scikit-learn's bundled Wisconsin
+diagnostic data), `npz` (a local MedMNIST-format file, whose own splits are kept), `csv` (a table
+with a header) and `images` (a folder of class subfolders, read by `images`). Images are float32
+(N, C, H, W) in [0, 1]; vectors are float32 (N, F). Labels are int64 class indices into `Dataset.classes`. Anything wrong with the
 data raises `DataError`, a one-line message plus help, never a traceback. Files are read within
 bounds by `readers`.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -22,10 +23,20 @@ from .. import ir
 from ..check.context import did_you_mean
 from ..language.training import DATASETS
 from .errors import DataError
-from .readers import MEDMNIST_KEYS, find_file, medmnist_split, read_csv, read_npz, within_budget
+from .readers import (
+    MEDMNIST_KEYS,
+    find_directory,
+    find_file,
+    medmnist_split,
+    read_csv,
+    read_npz,
+    within_budget,
+)
 
 FRACTIONS = (0.70, 0.15, 0.15)  # train, val, test, per class
 BARS_STRIPES_SEED = 0  # the generated data is a function of its options only; the split uses the seed
+SHOWN_SKIPPED = 10  # skipped files a manifest names; it always records their count
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's convert("L")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Dataset:
     val: Split
     test: Split
     normalisation: dict
+    skipped: tuple[str, ...] = field(default=())  # unreadable files left out (`images(skip_bad=true)`)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -68,16 +80,18 @@ class Dataset:
         return {"name": self.name, "options": {k: v for k, v in self.options}, "classes": list(self.classes),
                 "shape": list(self.sample_shape), "normalisation": self.normalisation,
                 "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
-                "fingerprint": self.fingerprint}
+                "fingerprint": self.fingerprint,
+                **({"skipped": {"count": len(self.skipped), "files": list(self.skipped[:SHOWN_SKIPPED])}}
+                   if self.skipped else {})}
 
 
 def load_dataset(name: str, options, seed: int, search: tuple[Path, ...] = (Path("."),)) -> Dataset:
     """The dataset `name(options)` with splits drawn from `seed`. Relative file paths are looked
     up in each directory of `search` in turn."""
     options = tuple(options)
-    loader = {"digits": _digits, "bars_stripes": _bars_stripes, "npz": _npz, "csv": _csv}.get(name)
+    loader = _LOADERS.get(name)
     if loader is None:
-        raise DataError(f"unknown dataset `{name}`", did_you_mean(name, ("digits", "bars_stripes", "npz", "csv")))
+        raise DataError(f"unknown dataset `{name}`", did_you_mean(name, _LOADERS))
     return loader(name, options, dict(options), seed, search)
 
 
@@ -158,20 +172,60 @@ def _csv(name, options, o, seed, search) -> Dataset:
     classes = sorted(names, key=lambda c: (float(c), c) if _is_number(c) else (math.inf, c))
     order = torch.tensor([classes.index(c) for c in names], dtype=torch.int64)
     y = order[torch.from_numpy(codes.copy())]
-    dataset = _split(name, options, tuple(classes), x, y, seed, {})
+    return standardize(_split(name, options, tuple(classes), x, y, seed, {}), features, f"`{path}`")
+
+
+def _breast_cancer(name, options, o, seed, search) -> Dataset:
+    """Wisconsin diagnostic breast cancer (569 patients, 30 features, malignant 0 / benign 1): the
+    first `features` columns, standardised with training statistics unless `standardize=false`."""
+    try:
+        from sklearn.datasets import load_breast_cancer
+    except ImportError:
+        raise DataError("the `breast_cancer` dataset needs scikit-learn", "install it with `pip install scikit-learn`")
+    raw, keep = load_breast_cancer(), o.get("features", 30)
+    x = torch.tensor(raw.data[:, :keep], dtype=torch.float64)
+    y = torch.tensor(raw.target, dtype=torch.int64)
+    dataset = _split(name, options, tuple(map(str, raw.target_names)), x, y, seed, {"kind": "none"})
+    if o.get("standardize", True):
+        return standardize(dataset, list(raw.feature_names[:keep]), "`breast_cancer`")
+    return replace(dataset, **{k: Split(s.x.float(), s.y) for k, s in _splits(dataset)})
+
+
+def _images(name, options, o, seed, search) -> Dataset:
+    from .images import read_folder  # Pillow and pydicom load only for image folders
+
+    if o.get("channels") not in (None, 1, 3):
+        raise DataError(f"`channels={o['channels']}` is neither gray nor RGB", "use `channels=1` or `channels=3`")
+    path = find_directory(o["path"], search, "a folder of class subfolders")
+    folder = read_folder(path, o.get("size"), o.get("channels"), o.get("skip_bad", False))
+    normalisation = {"kind": "scale", "to": [0, 1], "from": "8-bit / 255, 16-bit PNG / 65535, DICOM by BitsStored"}
+    if o.get("size"):
+        normalisation["resize"] = "bilinear, antialiased"
+    return replace(_split(name, options, folder.classes, folder.x, folder.y, seed, normalisation),
+                   skipped=folder.skipped)
+
+
+def standardize(dataset: Dataset, features: list[str], what: str) -> Dataset:
+    """Float32 features standardised per column with the training split's mean and std (float64
+    statistics); a DataError naming a column too wide to standardise."""
     mean, std = dataset.train.x.mean(0), dataset.train.x.std(0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))
-    scaled = [Split(((s.x - mean) / std).float(), s.y) for s in (dataset.train, dataset.val, dataset.test)]
+    scaled = {k: Split(((s.x - mean) / std).float(), s.y) for k, s in _splits(dataset)}
     finite = torch.isfinite(mean) & torch.isfinite(std)
-    for split in scaled:
+    for split in scaled.values():
         finite &= torch.isfinite(split.x).all(0)
     if not finite.all():
         column = int((~finite).nonzero()[0])
-        raise DataError(f"`{path}`: column `{features[column]}` overflows when standardised "
-                        f"(values up to {float(x[:, column].abs().max()):g})",
+        values = torch.cat([s.x[:, column] for _, s in _splits(dataset)])
+        raise DataError(f"{what}: column `{features[column]}` overflows when standardised "
+                        f"(values up to {float(values.abs().max()):g})",
                         "rescale the column, e.g. to other units or to its logarithm")
     normalisation = {"kind": "standardize (train split statistics)", "mean": mean.tolist(), "std": std.tolist()}
-    return replace(dataset, train=scaled[0], val=scaled[1], test=scaled[2], normalisation=normalisation)
+    return replace(dataset, **scaled, normalisation=normalisation)
+
+
+def _splits(dataset: Dataset):
+    return ((k, getattr(dataset, k)) for k in ("train", "val", "test"))
 
 
 def _is_number(text: str) -> bool:
@@ -179,6 +233,10 @@ def _is_number(text: str) -> bool:
         return math.isfinite(float(text))
     except ValueError:
         return False
+
+
+_LOADERS = {"digits": _digits, "bars_stripes": _bars_stripes, "breast_cancer": _breast_cancer, "npz": _npz,
+            "csv": _csv, "images": _images}
 
 
 # ---- splits -----------------------------------------------------------------------------------------
@@ -215,6 +273,7 @@ def _split(name, options, classes, x, y, seed, normalisation) -> Dataset:
 def fit_to_model(dataset: Dataset, model: ir.Model) -> Dataset:
     """The dataset shaped for `model`'s input (images flattened for a `vector` input of the same
     size), or a DataError that says how to fix it."""
+    dataset = _match_channels(dataset, model.input.shape)
     shape, want = dataset.sample_shape, model.input.shape
     if shape == want:
         return dataset
@@ -229,6 +288,23 @@ def fit_to_model(dataset: Dataset, model: ir.Model) -> Dataset:
                         f"resize them with `size=`: `data {fixed}` (or `--data '{fixed}'`)")
     raise DataError(f"the data has samples of shape {_shape(shape)} but {where}",
                     "change the model's `input`, or use data of that shape")
+
+
+def _match_channels(dataset: Dataset, want: tuple[int, ...]) -> Dataset:
+    """Images of a dataset that takes `channels=` but was given none, converted to the model's
+    channels: gray repeated to RGB, RGB to gray by ITU-R 601-2 luma."""
+    shape = dataset.sample_shape
+    takes = any(p.name == "channels" for p in DATASETS.get(dataset.name, ()))
+    if not takes or dict(dataset.options).get("channels") or len(shape) != 3 or len(want) != 3 \
+            or {shape[0], want[0]} != {1, 3}:
+        return dataset
+    def convert(x):
+        if want[0] == 3:
+            return x.expand(-1, 3, -1, -1).contiguous()
+        return torch.einsum("nchw,c->nhw", x, torch.tensor(LUMA)).unsqueeze(1).clamp(0, 1)
+    how = "gray repeated to RGB" if want[0] == 3 else "RGB to gray (ITU-R 601-2 luma)"
+    return replace(dataset, **{k: Split(convert(s.x), s.y) for k, s in _splits(dataset)},
+                   normalisation={**dataset.normalisation, "channels": how})
 
 
 def _shape(shape) -> str:

@@ -199,16 +199,26 @@ def _clip(cell: str, width: int = 40) -> str:
 def find_file(path: str, search: tuple[Path, ...], what: str) -> Path:
     """The first regular file among `path` and its places in `search`; a DataError naming what
     was found instead (a folder, a device, a pipe) or where it was looked for."""
+    return _find(path, search, what, "a file")
+
+
+def find_directory(path: str, search: tuple[Path, ...], what: str) -> Path:
+    """The first directory among `path` and its places in `search`, found as `find_file` finds files."""
+    return _find(path, search, what, "a directory")
+
+
+def _find(path: str, search: tuple[Path, ...], what: str, wanted: str) -> Path:
     candidates = [Path(path)] if Path(path).is_absolute() else [Path(d) / path for d in search]
     kinds = {c: _kind(c) for c in dict.fromkeys(candidates)}
     for candidate, kind in kinds.items():
-        if kind == "a file":
+        if kind == wanted:
             return candidate
+    flag = "`--data PATH`" if wanted == "a file" else "`--data 'images(\"FOLDER\")'`"
     for candidate, kind in kinds.items():
         if kind is not None:
-            raise DataError(f"`{candidate}` is {kind}, not {what}", "pass a file with `--data PATH`")
+            raise DataError(f"`{candidate}` is {kind}, not {what}", f"pass {wanted} with {flag}")
     where = " or ".join(f"`{_clip(str(c), 120)}`" for c in kinds)
-    raise DataError(f"cannot find {what} at {where}", "check the path, or pass another with `--data PATH`")
+    raise DataError(f"cannot find {what} at {where}", f"check the path, or pass another with {flag}")
 
 
 def _kind(path: Path) -> str | None:

@@ -103,12 +103,13 @@ def result_row(variant: str, result: RunResult) -> dict:
 
 
 def baseline_files(runs: list[tuple[str, RunResult]], context: dict) -> dict[str, str | bytes]:
-    """results.json (one row per variant and seed), results.md (mean ± std per variant),
-    comparison.png, runs/VARIANT-seedS/metrics.json, manifest.json and timings.json."""
+    """results.json (one row per variant and seed, and the variants skipped with the reason),
+    results.md (mean ± std per variant), comparison.png, runs/VARIANT-seedS/metrics.json,
+    manifest.json and timings.json."""
     rows = [result_row(variant, result) for variant, result in runs]
     timed = [{**row, "wall_time_s": round(result.wall_time_s, 3)} for row, (_, result) in zip(rows, runs)]
     files: dict[str, str | bytes] = {
-        "results.json": to_json({"spec": context.get("spec"), "rows": timed}),
+        "results.json": to_json({"spec": context.get("spec"), "rows": timed, "skipped": context.get("skipped", [])}),
         "results.md": results_markdown(rows, context),
         "comparison.png": comparison_png(rows),
     }
@@ -147,6 +148,8 @@ def results_markdown(rows: list[dict], context: dict) -> str:
         p = s["parameters"]
         lines.append(f"| {s['variant']} | {p['trainable']:,} | {p['frozen']:,} | {_pm(s['train_accuracy'])} | "
                      f"{_pm(s['test_accuracy'])} | {_pm(s['test_loss'])} |")
+    skipped = context.get("skipped", [])
+    lines += [""] * bool(skipped) + [f"- skipped `{s['variant']}`: {s['reason']}" for s in skipped]
     return "\n".join(lines) + "\n"
 
 
