@@ -221,8 +221,9 @@ class QuantumLayer:
     @property
     def patches(self) -> int:
         """Circuit evaluations per sample (before filters): the output positions of a layer that
-        slides over an image (out shape (C, H, W)), else 1 (out shape (N,))."""
-        return math.prod(self.out_shape[1:])
+        slides over an image (out shape (C, H, W)), times the channels filtered on their own
+        (`groups`), else 1 (out shape (N,))."""
+        return math.prod(self.out_shape[1:]) * self.option("groups", 1)
 
 
 AnyLayer = Union[Layer, QuantumLayer]

@@ -146,3 +146,41 @@ def test_pixels_are_bounded_by_the_header_before_decoding(tmp_path, monkeypatch)
     monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 100)  # the 12×10 images claim 120 pixels
     with pytest.raises(DataError, match=r"16 unreadable image files .*10×12 pixels, more than 100"):
         load_dataset("images", (("path", str(image_folder(tmp_path / "xrays"))),), 0)
+
+
+QUANTUM_IMAGE_SPEC = """\
+model pictures {
+  input x: image(1, 12, 10)
+  quanv(kernel=2, stride=2) {
+    encode angle(ry, scale=pi)
+    basic_entangler(layers=1)
+    measure z
+  }
+  flatten
+  dense(2)
+  log_softmax
+}
+"""
+
+
+def test_a_baseline_runs_on_a_folder_given_as_data_skipping_bad_files(tmp_path):
+    root = image_folder(tmp_path / "xrays")
+    (root / "dark" / "broken.png").write_bytes(b"\x89PNG not really")
+    spec = tmp_path / "pictures.qnn"
+    spec.write_text(QUANTUM_IMAGE_SPEC)
+    argv = ["baseline", spec, "--data", root, "--seeds", "1", "--epochs", "1", "-o", tmp_path / "base"]
+    refused = run_cli(argv)
+    assert refused.status == 1 and "broken.png" in refused.stderr and "--skip-bad" in refused.stderr
+    done = run_cli([*argv, "--skip-bad"])
+    assert done.status == 0, done.stderr
+    manifest = json.loads((tmp_path / "base" / "manifest.json").read_text())
+    assert manifest["data"]["skipped"]["count"] == 1 and "images(" in manifest["data"]["text"]
+    assert {row["variant"] for row in json.loads((tmp_path / "base" / "results.json").read_text())["rows"]} >= {
+        "spec", "trainable_twin"}
+
+
+def test_skip_bad_needs_an_image_folder(tmp_path):
+    spec = tmp_path / "patients.qnn"
+    spec.write_text(VECTOR_SPEC)
+    out = run_cli(["train", spec, "--data", "breast_cancer", "--skip-bad", "-o", tmp_path / "run"])
+    assert out.status == 1 and "--skip-bad applies to `images(...)`" in out.stderr

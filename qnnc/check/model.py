@@ -168,7 +168,8 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
                      stmt.span, "use fewer qubits (a smaller kernel, `dense_angle` or `amplitude` encoding), "
                                 "or raise the limit with `--max-qubits`")
         return None
-    if positions is not None and not _simulation_fits(stmt, values, qubits, math.prod(positions), report, options):
+    evaluations = None if positions is None else math.prod(positions) * values.get("groups", 1)
+    if evaluations is not None and not _simulation_fits(stmt, values, qubits, evaluations, report, options):
         return None
     block = BlockChecker(report, circuits, options, qubits, features, values.get("filters", 1), values["trainable"],
                   values["seed"])
@@ -176,7 +177,7 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
     resolved = block.finish(stmt.span)
     if resolved is None or positions is None:
         return None
-    outputs = resolved.filters * resolved.measurement.size
+    outputs = values.get("groups", 1) * resolved.filters * resolved.measurement.size
     out = (outputs, *positions) if kind.slides else (outputs,)
     params = sum(w.size for w in resolved.weights if w.trainable)
     return ir.QuantumLayer(stmt.name, shape, out, resolved, tuple(values.items()), params, stmt.span)
@@ -198,7 +199,7 @@ def _check_body_alone(stmt: ast.Call, shape, circuits, report: Reporter, options
     wrong = given - {a.name for a in good}
     if "qubits" in wrong:
         return  # the register size the block was written for is unknown
-    features = None if "kernel" in wrong else _features(stmt, shape, values, Reporter())[0]
+    features = None if wrong & {"kernel", "groups"} else _features(stmt, shape, values, Reporter())[0]
     qubits = values["qubits"] or (None if features is None else _infer_qubits(stmt.body, features))
     if qubits is None or qubits > options.max_qubits:
         return
@@ -211,13 +212,15 @@ def _check_body_alone(stmt: ast.Call, shape, circuits, report: Reporter, options
 def _simulation_fits(stmt: ast.Call, values: dict, qubits: int, patches: int, report: Reporter,
                      options: CheckOptions) -> bool:
     """E418 unless one sample's state vectors (patches × filters × 2^qubits complex128 amplitudes,
-    all evaluated as one batch) fit in `max_simulation_mib`."""
+    all evaluated as one batch) fit in `max_simulation_mib`; `patches` counts circuit evaluations
+    per filter (positions × channels when each channel is filtered on its own)."""
     filters = values.get("filters", 1)
     needed = patches * filters * 16 << min(qubits, 256)
     if needed <= options.max_simulation_mib << 20:
         return True
     kind = QUANTUM_LAYERS[stmt.name]
-    factors = ([f"{patches:,} patches"] if kind.slides else []) + \
+    per_channel = " (positions × channels)" if values.get("groups", 1) > 1 else ""
+    factors = ([f"{patches:,} patches{per_channel}"] if kind.slides else []) + \
         ([f"{filters:,} filters"] if filters > 1 else []) + [f"2^{qubits} amplitudes × 16 bytes"]
     _, span = culprit(stmt, kind.schema, values, kind.grows_with)
     report.error("E418", f"`{stmt.name}` needs {needed / 2 ** 20:,.0f} MiB of state vectors per sample "
@@ -228,7 +231,8 @@ def _simulation_fits(stmt: ast.Call, values: dict, qubits: int, patches: int, re
 
 
 def _features(stmt, shape, values, report) -> tuple[int | None, tuple | None]:
-    """Data values per circuit evaluation and (for quanv) output positions; None if unknown."""
+    """Data values per circuit evaluation and (for quanv) output positions; None if unknown. A
+    `quanv` patch holds all C channels (`groups=1`) or one (`groups=C`): (C / groups)·k² values."""
     if shape is None:
         return None, None
     kind = QUANTUM_LAYERS[stmt.name]
@@ -239,7 +243,20 @@ def _features(stmt, shape, values, report) -> tuple[int | None, tuple | None]:
     if not kind.slides:
         return math.prod(shape), ()
     positions = _patch_positions(stmt, shape, values, report)
-    return (None, None) if positions is None else (shape[0] * values["kernel"] ** 2, positions)
+    if positions is None or not _groups_fit(stmt, shape[0], values.get("groups"), report):
+        return None, None
+    return shape[0] // values["groups"] * values["kernel"] ** 2, positions
+
+
+def _groups_fit(stmt, channels: int, groups: int | None, report) -> bool:
+    """E303 unless `groups` is 1 (channels mixed) or the channel count (each channel on its own)."""
+    if groups in (1, channels):
+        return True
+    span = next((a.span for a in stmt.args if a.name == "groups"), stmt.span)
+    report.error("E303", f"`quanv` groups {groups} must be 1 or the input's {channels} channels", span,
+                 f"`groups=1` feeds all channels to the block together; `groups={channels}` filters each "
+                 "channel on its own")
+    return False
 
 
 def _patch_positions(stmt, shape, values, report):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -144,6 +145,8 @@ def add_train_commands(subparsers) -> None:
         sub.add_argument("--batch", type=_count(MAX_BATCH), metavar="B", help="batch size (overrides the spec)")
         sub.add_argument("--lr", type=_learning_rate, metavar="LR", help="learning rate (overrides the spec)")
         sub.add_argument("--seed", type=_seed, metavar="S", help="seed (a baseline uses S, S+1, …)")
+        sub.add_argument("--skip-bad", action="store_true", help="with an `images(...)` dataset: leave out "
+                         "files that cannot be read (counted in the manifest) instead of stopping")
         sub.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
                          "not write aside (to NAME.old-N) instead of refusing")
         sub.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
@@ -205,12 +208,15 @@ def _device(text: str) -> str:
 
 
 def data_flag(text: str):
-    """`--data`: a dataset as the spec's `data` line writes it, or a path ending in .npz or .csv."""
+    """`--data`: a dataset as the spec's `data` line writes it, a path ending in .npz or .csv, or
+    a folder of class subfolders (`images(path)`)."""
     if "\n" in text or "{" in text or "}" in text:
         raise argparse.ArgumentTypeError("expected one dataset, e.g. `digits(classes=[0, 1])`")
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
     if text.endswith((".npz", ".csv")) and "(" not in text:
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
         text = f'{text[-3:]}("{quoted}")'
+    elif "(" not in text and os.path.isdir(text):
+        text = f'images("{quoted}")'
     spec, diagnostics = parse_text(f"train {{\n  data {text}\n}}\n")
     report = Reporter(list(diagnostics))
     config = check_train(spec.items[0], {}, report) if spec is not None else None

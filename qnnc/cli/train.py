@@ -56,6 +56,11 @@ def prepare(args):
         options = tuple({**dict(options), "lr": args.lr}.items())
     config = replace(config, data=args.data or config.data, optimizer=(optimizer, options),
                      **{k: getattr(args, k) for k in ("epochs", "batch", "seed") if getattr(args, k) is not None})
+    if args.skip_bad:
+        if config.data[0] != "images":
+            raise Failure(f"qnnc: error: --skip-bad applies to `images(...)` datasets, not `{config.data[0]}`\n"
+                          "  help: leave it out, or pass a folder of class subfolders with --data")
+        config = replace(config, data=(config.data[0], tuple({**dict(config.data[1]), "skip_bad": True}.items())))
     search = (Path("."),) if args.data else (Path("."), Path(args.spec).parent)
     name, options = config.data
     return source, model, config, lambda seed: load_dataset(name, options, seed, search), dataset_text(name, options)

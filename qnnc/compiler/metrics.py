@@ -92,7 +92,7 @@ def estimate_success(circuit: Circuit, target: Target, measured: Sequence[Qubit]
 
 def hardware_circuits(layer: ir.QuantumLayer) -> tuple[int, int]:
     """Circuits run per sample on hardware: (forward, forward + backward). Forward runs every
-    patch for every filter; the backward pass adds two parameter-shifted runs per trainable
+    patch (every channel's own, for a per-channel `quanv`) for every filter; the backward pass adds two parameter-shifted runs per trainable
     parameter of a filter: patches × filters × (1 + 2·params). Gradients with respect to the
     layer's inputs (needed when a trainable layer comes before it) are not counted."""
     block = layer.block

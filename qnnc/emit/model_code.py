@@ -45,6 +45,7 @@ def _quantum(layer: ir.QuantumLayer, circuit_name: str, index: int) -> str:
     common = f"mode=mode, shots=shots, seed=seed + {index}"
     kind, o = QUANTUM_LAYERS[layer.kind], dict(layer.options)
     window = f"kernel={o['kernel']}, stride={o['stride']}, padding={o['padding']}, " if kind.slides else ""
+    window += f"groups={o['groups']}, " if o.get("groups", 1) != 1 else ""  # absent: model.py unchanged
     return f"{kind.runtime_class}({circuit_name}, {window}in_shape={tuple(layer.in_shape)}, {common})"
 
 

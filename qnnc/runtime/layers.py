@@ -149,23 +149,30 @@ def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: s
 
 
 class Quanv(nn.Module):
-    """Quanvolution: (B, C, H, W) -> (B, filters·m, H', W'). Every C×k×k patch (zero padded) is
-    fed to the block as features in (channel, row, column) order, c·k² + i·k + j; all patches of
-    the batch run as one batch. `in_shape` (C, H, W), when given, is checked at call time."""
+    """Quanvolution: (B, C, H, W) -> (B, groups·filters·m, H', W'). With `groups=1` every C×k×k
+    patch (zero padded) is fed to the block as features in (channel, row, column) order,
+    c·k² + i·k + j; with `groups=g` the channels are split into g consecutive groups of C/g, each
+    patched on its own by the same block (`groups=C`: per channel), and the outputs are
+    group-major, then filter, then measured value. All patches of the batch run as one batch.
+    `in_shape` (C, H, W), when given, is checked at call time."""
 
     def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, kernel: int, stride: int = 1,
-                 padding: int = 0, in_shape: tuple[int, int, int] | None = None, **options):
+                 padding: int = 0, in_shape: tuple[int, int, int] | None = None, groups: int = 1, **options):
         super().__init__()
         self.block = QuantumBlockModule(circuit, **options)
-        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.kernel, self.stride, self.padding, self.groups = kernel, stride, padding, groups
         self.in_shape = None if in_shape is None else tuple(in_shape)
         features = self.block.circuit.features
         if features % (kernel * kernel):
             raise ValueError(f"a {kernel}×{kernel} patch cannot feed a block of {features} features")
-        self.channels = features // (kernel * kernel)
+        self.channels = groups * features // (kernel * kernel)
+        if self.in_shape is not None and self.in_shape[0] != self.channels:
+            raise ValueError(f"input shape {self.in_shape} has {self.in_shape[0]} channels but {groups} group(s) of "
+                             f"{kernel}×{kernel} patches feeding {features} features read {self.channels}")
 
     def extra_repr(self) -> str:
-        return f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}"
+        groups = f", groups={self.groups}" if self.groups != 1 else ""
+        return f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}{groups}"
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         k, s, p = self.kernel, self.stride, self.padding
@@ -181,10 +188,12 @@ class Quanv(nn.Module):
         if out_h < 1 or out_w < 1:
             raise ValueError(f"a {self.kernel}×{self.kernel} kernel with padding {self.padding} does not fit "
                              f"a {height}×{width} image")
-        patches = functional.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B, C·k², L)
-        values = self.block(patches.transpose(1, 2).reshape(-1, patches.shape[1]))  # (B·L, F·m)
-        outputs = self.block.circuit.outputs
-        return values.reshape(batch, out_h * out_w, outputs).transpose(1, 2).reshape(batch, outputs, out_h, out_w)
+        x = x.reshape(batch * self.groups, self.channels // self.groups, height, width)  # groups as samples
+        patches = functional.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B·g, C/g·k², L)
+        values = self.block(patches.transpose(1, 2).reshape(-1, patches.shape[1]))  # (B·g·L, F·m)
+        outputs = self.groups * self.block.circuit.outputs
+        return values.reshape(batch, self.groups, out_h * out_w, -1).permute(0, 1, 3, 2) \
+            .reshape(batch, outputs, out_h, out_w)
 
 
 class QDense(nn.Module):

@@ -192,4 +192,4 @@ def _unreadable(root: Path, bad: dict[Path, str]) -> DataError:
     names = [f"`{p.relative_to(root)}` ({reason})" for p, reason in sorted(bad.items())[:SHOWN]]
     more = f", … and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
     return DataError(f"{len(bad)} unreadable image file{'s' * (len(bad) != 1)} in `{root}`: {', '.join(names)}{more}",
-                     'fix or remove them, or skip them with `skip_bad=true`, e.g. `images("…", skip_bad=true)`')
+                     'fix or remove them, or skip them with `skip_bad=true` (`images("…", skip_bad=true)`) or --skip-bad')
