@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 import torch
+from test_runtime import block_reference, close, spec_layer
 from torch.func import functional_call
 
 import qnnc
-from qnnc.check import check_text
+from qnnc.check import CheckOptions, check_text
 from qnnc.runtime import Quanv
-from test_runtime import block_reference, close, spec_layer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 BODY = "encode angle(ry, scale=pi)\n strongly_entangling(layers=1)\n measure z on q[2], q[0]"  # m = 2
@@ -70,7 +69,7 @@ def test_gradients_match_finite_differences():
     params = {k: v.detach().clone().requires_grad_() for k, v in grouped.named_parameters()}
     assert params, "the block is trainable"
     probe = torch.rand(1, 8, 3, 3, dtype=torch.float64)
-    loss = lambda x, *w: (functional_call(grouped, dict(zip(params, w)), (x,)) * probe).sum()  # noqa: E731
+    loss = lambda x, *w: (functional_call(grouped, dict(zip(params, w)), (x,)) * probe).sum()
     assert torch.autograd.gradcheck(loss, (x, *params.values()), eps=1e-6, atol=1e-7)
 
 
@@ -102,3 +101,15 @@ def test_groups_other_than_one_or_the_channels_is_e303():
     assert [d.code for d in diagnostics] == ["E303"]
     assert "groups 5 must be 1 or the input's 3 channels" in diagnostics[0].message
     assert "groups=3" in diagnostics[0].help
+
+
+def test_simulation_memory_counts_every_channel():
+    def diagnostics(groups: int):
+        text = ("model g {\n  input x: image(3, 6, 6)\n"
+                f"  quanv(kernel=2, stride=2, qubits=14, groups={groups}) {{\n    ry(x[0]) q[0]\n"
+                "    measure z on q[0]\n  }\n}\n")
+        return check_text(text, CheckOptions(max_simulation_mib=4))[1]  # 9 positions × 2^14 × 16 B = 2.25 MiB
+
+    assert diagnostics(1) == []
+    [error] = diagnostics(3)
+    assert error.code == "E418" and "27 patches (positions × channels)" in error.message

@@ -191,9 +191,9 @@ class Quanv(nn.Module):
         x = x.reshape(batch * self.groups, self.channels // self.groups, height, width)  # groups as samples
         patches = functional.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B·g, C/g·k², L)
         values = self.block(patches.transpose(1, 2).reshape(-1, patches.shape[1]))  # (B·g·L, F·m)
-        outputs = self.groups * self.block.circuit.outputs
-        return values.reshape(batch, self.groups, out_h * out_w, -1).permute(0, 1, 3, 2) \
-            .reshape(batch, outputs, out_h, out_w)
+        outputs = self.block.circuit.outputs
+        return values.reshape(batch, self.groups, out_h * out_w, outputs).transpose(2, 3) \
+            .reshape(batch, self.groups * outputs, out_h, out_w)
 
 
 class QDense(nn.Module):
