@@ -9,7 +9,7 @@ from dataclasses import replace
 from .. import ir
 from ..language.encodings import ENCODINGS
 from ..language.gates import GATES
-from ..language.layers import LAYERS, QUANTUM_LAYERS, Problem, show_shape, window_size
+from ..language.layers import LAYERS, QUANTUM_LAYERS, Problem, pool_outputs, show_shape, window_size
 from ..language.schema import Param
 from ..language.templates import TEMPLATES
 from ..syntax import ast
@@ -156,6 +156,9 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
     if values is None:
         _check_body_alone(stmt, shape, circuits, report, options)
         return None
+    body = stmt.body
+    if kind.pools:
+        values, body = _pooling(stmt, values, shape, report)
     features, positions = _features(stmt, shape, values, report)
     qubits = values["qubits"] or (None if features is None else _infer_qubits(stmt.body, features))
     if qubits is None:
@@ -173,14 +176,30 @@ def check_quantum_layer(stmt: ast.Call, shape, circuits, report: Reporter, optio
         return None
     block = BlockChecker(report, circuits, options, qubits, features, values.get("filters", 1), values["trainable"],
                   values["seed"])
-    block.run_block(stmt.body)
+    block.run_block(body)
     resolved = block.finish(stmt.span)
     if resolved is None or positions is None:
         return None
-    outputs = values.get("groups", 1) * resolved.filters * resolved.measurement.size
+    per_group = pool_outputs(values.items()) if kind.pools else resolved.filters * resolved.measurement.size
+    outputs = values.get("groups", 1) * per_group
     out = (outputs, *positions) if kind.slides else (outputs,)
     params = sum(w.size for w in resolved.weights if w.trainable)
     return ir.QuantumLayer(stmt.name, shape, out, resolved, tuple(values.items()), params, stmt.span)
+
+
+def _pooling(stmt: ast.Call, values: dict, shape, report: Reporter) -> tuple[dict, tuple]:
+    """`qpool2d`'s implied settings: each channel pooled on its own (groups = C), the stride the
+    kernel unless given, and every qubit measured in the computational basis (`measure probs`,
+    appended to the block; a `measure` of the user's own is an error)."""
+    values = {**values, "stride": values["stride"] or values["kernel"]}
+    if shape is not None and len(shape) == 3:
+        values["groups"] = shape[0]
+    for inner in stmt.body:
+        if isinstance(inner, ast.Measure):
+            report.error("E307", "`qpool2d` measures every qubit in the computational basis itself", inner.span,
+                         "remove `measure`: the statistics come from those measurements")
+    body = tuple(s for s in stmt.body if not isinstance(s, ast.Measure))
+    return values, body + (ast.Measure("probs", (), stmt.span),)
 
 
 def _check_body_alone(stmt: ast.Call, shape, circuits, report: Reporter, options: CheckOptions) -> None:
@@ -195,6 +214,9 @@ def _check_body_alone(stmt: ast.Call, shape, circuits, report: Reporter, options
             if bind(relaxed, (a,), Reporter(), "", None) is not None]
     good = [a for a in good if [b.name for b in good].count(a.name) == 1]
     values = bind(relaxed, tuple(good), Reporter(), "", None)
+    body = stmt.body
+    if kind.pools:
+        values, body = _pooling(stmt, values, shape, Reporter())
     given = {a.name for a in stmt.args if a.name} | {p.name for _, p in zip(positional, relaxed)}
     wrong = given - {a.name for a in good}
     if "qubits" in wrong:
@@ -205,7 +227,7 @@ def _check_body_alone(stmt: ast.Call, shape, circuits, report: Reporter, options
         return
     block = BlockChecker(report, circuits, options, qubits, features, values.get("filters") or 1,
                          values["trainable"], values["seed"])
-    block.run_block(stmt.body)
+    block.run_block(body)
     block.finish(stmt.span)
 
 
@@ -261,16 +283,16 @@ def _groups_fit(stmt, channels: int, groups: int | None, report) -> bool:
 
 def _patch_positions(stmt, shape, values, report):
     if len(shape) != 3:
-        report.error("E405", f"`quanv` needs an image input (C, H, W), got {show_shape(shape)}", stmt.span,
+        report.error("E405", f"`{stmt.name}` needs an image input (C, H, W), got {show_shape(shape)}", stmt.span,
                      "use `qdense` or `qnn` for vectors")
         return None
     k, s, p = values["kernel"], values["stride"], values["padding"]
     if k > min(shape[1:]) + 2 * p:
-        report.error("E401", f"`quanv` kernel {k} is larger than its padded input "
+        report.error("E401", f"`{stmt.name}` kernel {k} is larger than its padded input "
                      f"{shape[1] + 2 * p}×{shape[2] + 2 * p}", stmt.span, "use a smaller kernel or add padding")
         return None
     if p >= k:
-        report.error("E303", f"`quanv` padding {p} must be smaller than its kernel {k}", stmt.span,
+        report.error("E303", f"`{stmt.name}` padding {p} must be smaller than its kernel {k}", stmt.span,
                      "patches made only of padding carry no data")
         return None
     return window_size(shape[1], k, s, p), window_size(shape[2], k, s, p)

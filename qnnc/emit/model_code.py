@@ -11,7 +11,7 @@ from ..runtime.circuit import BlockCircuit
 from .names import Namespace, class_name, comment_text, docstring_text
 
 RUNTIME_NAMES = ("Above", "Arith", "BlockCircuit", "Const", "Data", "Derived", "Encoding", "Gate", "Log",
-                 "Measurement", "Negate", "QDense", "QNN", "Quanv", "SpecModule", "Weight", "WeightTensor",
+                 "Measurement", "Negate", "QDense", "QNN", "QPool2d", "Quanv", "SpecModule", "Weight", "WeightTensor",
                  "frozen", "seeded")
 
 
@@ -46,6 +46,7 @@ def _quantum(layer: ir.QuantumLayer, circuit_name: str, index: int) -> str:
     kind, o = QUANTUM_LAYERS[layer.kind], dict(layer.options)
     window = f"kernel={o['kernel']}, stride={o['stride']}, padding={o['padding']}, " if kind.slides else ""
     window += f"groups={o['groups']}, " if o.get("groups", 1) != 1 else ""  # absent: model.py unchanged
+    window += "".join(f"{name}={o[name]!r}, " for name in kind.runtime_options)
     return f"{kind.runtime_class}({circuit_name}, {window}in_shape={tuple(layer.in_shape)}, {common})"
 
 

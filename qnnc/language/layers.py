@@ -119,6 +119,17 @@ class QuantumLayerKind:
     runtime_class: str
     slides: bool = False
     flat_input: bool = False  # needs a vector (`flatten` first), else any shape is read flat
+    pools: bool = False  # per channel, measured in the computational basis by the layer itself, pooled to statistics
+    runtime_options: tuple[str, ...] = ()  # further options the runtime module takes, by name
+
+
+POOL_STATS = ("mean", "var", "moments")
+
+
+def pool_outputs(options) -> int:
+    """Values per channel and position of `qpool2d`: `order` raw moments, else one statistic."""
+    o = dict(options)
+    return o["order"] if o["stat"] == "moments" else 1
 
 
 _common = (Param("trainable", "bool", True), Param("seed", "int", 0, minimum=0, doc="seed of fixed weights"))
@@ -128,6 +139,15 @@ QUANTUM_LAYERS: dict[str, QuantumLayerKind] = {k.name: k for k in (
                                Param("qubits", "int", None, minimum=1), *_common,
                                Param("groups", "int", 1, minimum=1)),
                      ("filters", "qubits", "padding", "groups"), "Quanv", slides=True),
+    QuantumLayerKind("qpool2d", (Param("kernel", "int", 2, minimum=1), Param("stride", "int", None, minimum=1,
+                                                                              doc="default: the kernel"),
+                                 Param("padding", "int", 0, minimum=0),
+                                 Param("stat", "choice", "mean", choices=POOL_STATS,
+                                       doc="mean, var or moments of the fraction of measured ones"),
+                                 Param("order", "int", 2, minimum=1, maximum=8, doc="moments 1..order"),
+                                 Param("qubits", "int", None, minimum=1), *_common),
+                     ("qubits", "order", "padding"), "QPool2d", slides=True, pools=True,
+                     runtime_options=("stat", "order")),
     QuantumLayerKind("qdense", (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qdense(qubits=4)`"),
                                 *_common), ("qubits",), "QDense", flat_input=True),
     QuantumLayerKind("qnn", (Param("qubits", "int", minimum=1, doc="the register size, e.g. `qnn(qubits=8)`"),

@@ -8,11 +8,11 @@ and their application to qubit axes in `axes`), the pulled-back observables of f
 """
 from .circuit import BlockCircuit, from_block
 from .gates import gate_matrix
-from .layers import QNN, QDense, QuantumBlockModule, Quanv, initial_weights
+from .layers import QNN, QDense, QPool2d, QuantumBlockModule, Quanv, initial_weights
 from .memory import MemoryBudgetError
 from .noisy import NoiseModel
 
-__all__ = ["BlockCircuit", "MemoryBudgetError", "NoiseModel", "QDense", "QNN", "Quanv", "QuantumBlockModule",
+__all__ = ["BlockCircuit", "MemoryBudgetError", "NoiseModel", "QDense", "QNN", "QPool2d", "Quanv", "QuantumBlockModule",
            "from_block", "gate_matrix", "initial_weights"]
 
 # What generated `model.py` files import: circuits are spelled with the IR's own value types.

@@ -196,6 +196,47 @@ class Quanv(nn.Module):
             .reshape(batch, self.groups * outputs, out_h, out_w)
 
 
+
+class QPool2d(Quanv):
+    """Quantum pooling: (B, C, H, W) -> (B, C·s, H', W'). Each channel's k×k windows (stride
+    defaults to k) are encoded on the block's qubits, the block runs, and every qubit is measured
+    in the computational basis; with S the fraction of measured ones, the output per channel and
+    window is `stat` of S under the circuit's distribution: "mean" E[S], "var" Var[S], or
+    "moments" E[S], E[S²], …, E[S^order] (s = order values, channel-major). `circuit` measures
+    `probs` on all qubits; the statistics are exact functions of those probabilities."""
+
+    def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, kernel: int, stride: int | None = None,
+                 padding: int = 0, in_shape: tuple[int, int, int] | None = None, groups: int = 1,
+                 stat: str = "mean", order: int = 2, **options):
+        super().__init__(circuit, kernel, stride or kernel, padding, in_shape, groups, **options)
+        measured = self.block.circuit.measurement
+        if measured.basis != "probs":
+            raise ValueError(f"`qpool2d` reads measured probabilities, got `measure {measured.basis}`")
+        if stat not in ("mean", "var", "moments"):
+            raise ValueError(f"unknown pooling statistic `{stat}`: expected mean, var or moments")
+        self.stat, self.order = stat, order if stat == "moments" else (2 if stat == "var" else 1)
+        n = len(measured.qubits)
+        ones = torch.tensor([bin(b).count("1") / n for b in range(2 ** n)], dtype=torch.float64)
+        self.register_buffer("powers", torch.stack([ones ** j for j in range(1, self.order + 1)], dim=1),
+                             persistent=False)  # (2^n, order): S^j for every measured bit string
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", stat={self.stat}" + (f", order={self.order}" if self.stat == "moments" else "")
+
+    def forward(self, x: Tensor) -> Tensor:
+        probs = super().forward(x)  # (B, C·2^n, H', W')
+        batch, _, height, width = probs.shape
+        probs = probs.reshape(batch, self.groups, -1, height, width)
+        moments = torch.einsum("bcphw,pj->bcjhw", probs, self.powers.to(probs.dtype))
+        if self.stat == "mean":
+            out = moments[:, :, :1]
+        elif self.stat == "var":
+            out = moments[:, :, 1:2] - moments[:, :, :1] ** 2
+        else:
+            out = moments
+        return out.reshape(batch, -1, height, width)
+
+
 class QDense(nn.Module):
     """A quantum dense layer: (B, *in_shape) flattened to (B, features) -> (B, filters·m)."""
 
