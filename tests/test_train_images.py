@@ -4,6 +4,7 @@ trained end to end by `qnnc train`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +185,11 @@ def test_skip_bad_needs_an_image_folder(tmp_path):
     spec.write_text(VECTOR_SPEC)
     out = run_cli(["train", spec, "--data", "breast_cancer", "--skip-bad", "-o", tmp_path / "run"])
     assert out.status == 1 and "--skip-bad applies to `images(...)`" in out.stderr
+
+
+def test_the_breast_cancer_reference_baseline_runs(tmp_path):
+    spec = Path(__file__).resolve().parents[1] / "specs" / "baselines" / "breast_cancer.qnn"
+    out = run_cli(["baseline", spec, "--seeds", "1", "--epochs", "1", "-o", tmp_path / "base"])
+    assert out.status == 0, out.stderr
+    results = (tmp_path / "base" / "results.md").read_text()
+    assert "| spec | 45 |" in results and "skipped `frozen_twin`" in results
