@@ -19,7 +19,7 @@ from ..diagnostics import Diagnostic, SpecError
 from ..quantum.lower import LoweredBlock, lower_block, with_measurements
 from ..targets.load import load_target
 from ..targets.model import Target
-from .metrics import LayerMetrics, estimate_success, layer_metrics, physical_index
+from .metrics import LayerMetrics, circuit_counts, estimate_success, layer_metrics, physical_index
 from .passes import PipelineResult, StepRecord, candidates, finishing_index, pipeline, run_pipeline
 from .regions import native_region
 from .verify import MAX_VERIFIED_QUBITS, VerificationFailed, Verifier, target_violation
@@ -114,10 +114,13 @@ def compile_layer(index: int, layer: ir.QuantumLayer, target: Target, level: int
     region = native_region(target, block) if _uses_native(block) else None
     coupling = None if region is None else _logical_coupling(target, region)
     lowered = lower_block(block, coupling, mid_circuit=target.mid_circuit_measurement)
-    circuits = []
+    # the logical counts are the spec's, whatever the target: measurements deferred, as `qnnc show` counts
+    deferred = lower_block(block, coupling).circuit if target.mid_circuit_measurement else lowered.circuit
+    spec_counts, circuits = circuit_counts(deferred), []
     for suffix, logical in _bound_circuits(lowered, block, bind, name, layer):
         started = time.perf_counter()
-        circuits.append(_compile_circuit(name + suffix, logical, lowered, layer, target, level, region, seed, started))
+        circuits.append(_compile_circuit(name + suffix, logical, lowered, layer, target, level, region, seed, started,
+                                         spec_counts))
     return CompiledLayer(index, name, layer, lowered, tuple(circuits), coupling)
 
 
@@ -137,7 +140,8 @@ class _Candidate:
 FINISHED_AT_LEVEL_3 = 3  # routed -O3 candidates that are finished and verified, best first
 
 
-def _compile_circuit(name, logical, lowered, layer, target, level, region, seed, started) -> CompiledCircuit:
+def _compile_circuit(name, logical, lowered, layer, target, level, region, seed, started,
+                     spec_counts) -> CompiledCircuit:
     measured = lowered.measured
     try:
         options = ([(f"-O{level}", pipeline(level, target, width=lowered.qubits, region=region, measured=measured))]
@@ -172,7 +176,7 @@ def _compile_circuit(name, logical, lowered, layer, target, level, region, seed,
     final = tuple(physical_index(result.final[q]) for q in logical.qubits)
     swaps = sum(max(after.swaps - before.swaps, 0) for before, after in zip(result.steps, result.steps[1:])
                 if after.name == "RoutingPass")
-    metrics = layer_metrics(layer, logical, result.circuit, target, [result.final[Qubit(q)] for q in measured],
+    metrics = layer_metrics(layer, spec_counts, result.circuit, target, [result.final[Qubit(q)] for q in measured],
                             swaps, time.perf_counter() - started)
     return CompiledCircuit(name, logical, result.circuit, initial, final, tuple(final[q] for q in measured),
                            best.passes, result.steps, best.label if level == 3 else "", best.verdict, metrics)

@@ -101,8 +101,9 @@ def hardware_circuits(layer: ir.QuantumLayer) -> tuple[int, int]:
     return forward, forward * (1 + 2 * trainable)
 
 
-def layer_metrics(layer: ir.QuantumLayer, logical: Circuit, compiled: Circuit, target: Target,
+def layer_metrics(layer: ir.QuantumLayer, logical: CircuitCounts, compiled: Circuit, target: Target,
                   measured: Sequence[Qubit], swaps: int, seconds: float) -> LayerMetrics:
+    """`logical`: the spec's counts (target-independent); the rest measured on the compiled circuit."""
     forward, backward = hardware_circuits(layer)
-    return LayerMetrics(circuit_counts(logical), circuit_counts(compiled), swaps,
+    return LayerMetrics(logical, circuit_counts(compiled), swaps,
                         estimate_success(compiled, target, measured), forward, backward, seconds)
