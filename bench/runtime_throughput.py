@@ -13,14 +13,20 @@ timed repetitions after a warm-up; both sides also report the largest difference
 outputs, so the comparison is between equal computations.
 
     python bench/runtime_throughput.py [--threads 2] [--repeat 7] [--cases abcd] [--clock wall]
-                                       [--batch d=2048] [--json out.json]
+                                       [--batch d=2048] [--json out.json] [--neighbours 2]
+
+With `--neighbours N` every case is measured twice in the same run: on the machine as it is,
+then beside N busy neighbour processes (each spins a CPU core in pure Python, as other users'
+jobs on a shared server do); the table shows both columns and the fraction qnnc keeps.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
+import multiprocessing
 import os
 import statistics
 import time
@@ -160,6 +166,27 @@ def run_case(case: str, repeat: int) -> dict:
     return row
 
 
+def _spin(stop) -> None:
+    while not stop.is_set():
+        sum(range(10_000))
+
+
+@contextlib.contextmanager
+def neighbours(count: int):
+    """`count` busy processes for the duration of the block (stopped and joined afterwards)."""
+    stop = multiprocessing.Event()
+    workers = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(count)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.5)  # let them reach full speed
+    try:
+        yield
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -169,12 +196,19 @@ def main() -> None:
                         help="wall-clock time, or this process's CPU time (robust on a busy machine, 1 thread)")
     parser.add_argument("--batch", default="", help="override batch sizes, e.g. `d=2048,a=16`")
     parser.add_argument("--json", help="also write the rows as JSON here")
+    parser.add_argument("--neighbours", type=int, default=0,
+                        help="also measure every case beside this many busy processes (default 0: only as is)")
     args = parser.parse_args()
     global clock
     clock = CLOCK[args.clock]
     BATCH.update({k: int(v) for k, v in (item.split("=") for item in args.batch.split(",") if item)})
     torch.set_num_threads(args.threads)
     rows = [run_case(case, args.repeat) for case in args.cases]
+    if args.neighbours:
+        with neighbours(args.neighbours):
+            loaded = [run_case(case, args.repeat) for case in args.cases]
+        for row, busy in zip(rows, loaded):
+            row["loaded"] = {k: busy[k] for k in ("qnnc", "pennylane") if k in busy}
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"torch {torch.__version__}, {args.threads} thread(s) of {os.cpu_count()} cores (load average {load}), "
           f"{args.clock} clock; evaluations per second (median of {args.repeat}); batches: "
@@ -185,6 +219,15 @@ def main() -> None:
         ratio = f"{r['qnnc'] / pl:7.1f}x" if pl else "     n/a"
         print(f"{r['case']}) {r['title']:<41} {r['qnnc']:12,.0f} {pl or 0:12,.0f} {ratio} "
               f"{r.get('max_abs_difference_pennylane', float('nan')):11.1e}")
+    if args.neighbours:
+        print(f"\nbeside {args.neighbours} busy neighbour process(es):")
+        print(f"{'case':<44} {'qnnc':>12} {'pennylane':>12} {'ratio':>8} {'qnnc kept':>10}")
+        for r in rows:
+            busy = r["loaded"]
+            pl = busy.get("pennylane")
+            ratio = f"{busy['qnnc'] / pl:7.1f}x" if pl else "     n/a"
+            print(f"{r['case']}) {r['title']:<41} {busy['qnnc']:12,.0f} {pl or 0:12,.0f} {ratio} "
+                  f"{busy['qnnc'] / r['qnnc']:9.0%}")
     skipped = sorted({p for r in rows for p in ("torchquantum", "qiskit_machine_learning") if p in r})
     if skipped:
         print("not installed, skipped: " + ", ".join(skipped))
