@@ -26,12 +26,24 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     return decode_source(data)
 
 
-def read_bounded(path: str | Path, limit: int) -> bytes:
-    """At most `limit` bytes of `path`, which may also be a device or a pipe (`/dev/zero` ends at
-    the limit; a pipe with no writer reads as empty instead of waiting forever)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+class NotAFile(OSError):
+    """The path names something other than a regular file; `kind` says what (a FIFO, …)."""
+
+    def __init__(self, kind: str):
+        super().__init__(f"it is {kind}, not a regular file")
+        self.kind = kind
+
+
+def read_bounded(path: str | Path, limit: int, regular_only: bool = False) -> bytes:
+    """At most `limit` bytes of `path`, opened without blocking. It may also be a device or a pipe
+    (`/dev/zero` ends at the limit; a pipe with no writer reads as empty instead of waiting
+    forever) unless `regular_only`, which raises NotAFile for anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if regular_only and not stat.S_ISREG(mode):
+            raise NotAFile(file_kind(mode))
+        if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         os.set_blocking(fd, True)
         chunks, size = [], 0
@@ -41,6 +53,13 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def file_kind(mode: int) -> str:
+    """What a file mode names, in words: "a directory", "a FIFO", …"""
+    kinds = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def decode_source(data: bytes) -> tuple[str | None, list[Diagnostic]]:

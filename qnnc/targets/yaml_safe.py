@@ -10,9 +10,10 @@ the node containing them (recursive documents) and duplicate mapping keys are re
 from __future__ import annotations
 
 import os
-import stat
 
 import yaml
+
+from ..syntax.source import read_bounded as read_file
 
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: the shipped targets are under 12 KiB
 MAX_DEPTH = 32  # nesting levels; the schema needs 4
@@ -30,29 +31,14 @@ class YAMLLimitError(yaml.MarkedYAMLError):
         self.help = help
 
 
-class NotAFile(OSError):
-    """The path names something other than a regular file (a folder, a device, a FIFO)."""
-
-
 def read_bounded(path: os.PathLike | str, limit: int = MAX_FILE_BYTES) -> str:
     """The text of the regular file at `path`, read without blocking and at most `limit` bytes.
     Raises NotAFile, OSError, UnicodeDecodeError, or YAMLLimitError (mark None) when longer."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(descriptor, "rb") as file:
-        mode = os.fstat(file.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotAFile(f"it is {_kind(mode)}, not a target file")
-        data = file.read(limit + 1)
+    data = read_file(path, limit + 1, regular_only=True)
     if len(data) > limit:
         raise YAMLLimitError(f"target file is larger than {limit / 2**20:g} MiB", None,
                              "target files are small (the shipped ones are under 12 KiB): is this the right file?")
     return data.decode("utf-8")
-
-
-def _kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 class BoundedLoader(yaml.SafeLoader):
