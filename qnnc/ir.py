@@ -80,14 +80,6 @@ def angle_leaves(angle: Angle):
         yield angle
 
 
-def _format_const(value: float) -> str:
-    for k in (1, 2, 4, 8):
-        for sign in (1, -1):
-            if math.isclose(value, sign * math.pi / k, rel_tol=0, abs_tol=1e-12):
-                return ("-" if sign < 0 else "") + ("pi" if k == 1 else f"pi/{k}")
-    return repr(float(value))
-
-
 # ---- quantum operations ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Gate:

@@ -159,10 +159,6 @@ class Target:
     def mean_two_qubit_error(self) -> float:
         return fmean(self.two_qubit_errors) if self.two_qubit_errors else 0.0
 
-    @property
-    def mean_readout_error(self) -> float:
-        return fmean(self.readout_errors) if self.readout_errors else 0.0
-
 
 def target_table(target: Target) -> list[tuple[str, str]]:
     """(field, value) rows describing a target, as `qnnc targets show NAME` prints them."""
