@@ -23,7 +23,6 @@ from ..runtime import MemoryBudgetError
 from ..train.baseline import Journal, run_key, tasks
 from ..train.baseline import run_baseline as run_all
 from ..train.data import dataset_text, fit_to_model, load_dataset
-from ..train.errors import TrainError
 from ..train.loop import train_model
 from ..train.report import baseline_files, result_row, results_markdown, run_files
 from ..train.twins import skipped_variants
@@ -87,8 +86,6 @@ def _guarded(command):
         except Failure as failure:
             print(str(failure), file=sys.stderr)
             return 1
-        except TrainError as error:
-            return _fail(error.message, error.help)
         except MemoryBudgetError as error:
             return _fail(str(error), "raise QNNC_MEMORY_BUDGET, or use smaller quantum blocks")
     return run
