@@ -1,0 +1,240 @@
+"""qnnc.runtime.threads: the thread-count request, the choice from free cores, and that every change
+of torch's count (a forward's, a backward's) is undone without changing any number."""
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import pytest
+import torch
+
+from qnnc.runtime import threads
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    """Each test reads the machine afresh, starts without $QNNC_THREADS and leaves torch's count as found."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads._reading, "at", float("-inf"))
+    monkeypatch.delenv(threads.ENV, raising=False)
+    yield
+    torch.set_num_threads(before)
+
+
+def fake_machine(monkeypatch, usable=2, running=1, own=1, online=None):
+    """A machine with `usable` CPUs of `online`, `running` runnable tasks of which `own` are ours."""
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(usable)), raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: online or usable)
+    monkeypatch.setattr(threads, "read_running", lambda: running)
+    monkeypatch.setattr(threads, "own_running_threads", lambda: own)
+
+
+@pytest.mark.parametrize("requested, expected", [(1, 1), (4, 4), ("auto", None), (" AUTO ", None), ("3", 3)])
+def test_a_request_is_a_count_or_auto(requested, expected):
+    assert threads.resolve_threads(requested) == expected
+
+
+@pytest.mark.parametrize("requested", [0, -2, 1.5, True, "", "x", "0", "²", [2]])
+def test_a_bad_request_names_the_accepted_forms(requested):
+    with pytest.raises(ValueError, match=r'^`threads` must be a whole number ≥ 1 or "auto", got'):
+        threads.resolve_threads(requested)
+
+
+@pytest.mark.parametrize("value, expected", [("2", 2), ("auto", None), ("  ", None), (" 5\n", 5)])
+def test_no_request_reads_qnnc_threads(monkeypatch, value, expected):
+    monkeypatch.setenv("QNNC_THREADS", value)
+    assert threads.resolve_threads(None) == expected
+    assert threads.resolve_threads() == expected
+
+
+def test_a_bad_qnnc_threads_is_named_in_the_error(monkeypatch):
+    monkeypatch.setenv("QNNC_THREADS", "many")
+    with pytest.raises(ValueError, match=r"^\$QNNC_THREADS must be .*, got 'many'$"):
+        threads.choose()
+    assert threads.resolve_threads(2) == 2  # an explicit request wins over the variable
+
+
+@pytest.mark.parametrize("running, own, expected", [
+    (1, 1, 2),  # quiet: only us
+    (3, 3, 2),  # our OpenMP workers still spinning are not neighbours
+    (2, 1, 1),  # one neighbour: one core left
+    (3, 1, 1),  # two busy neighbours: one thread, never waiting for a descheduled one
+    (9, 1, 1),
+])
+def test_auto_takes_the_free_cores(monkeypatch, running, own, expected):
+    fake_machine(monkeypatch, usable=2, running=running, own=own)
+    torch.set_num_threads(2)
+    assert threads.choose("auto") == expected
+    assert threads.choose(None) == expected
+
+
+def test_auto_never_raises_torchs_setting_and_a_count_is_capped_at_the_usable_cpus(monkeypatch):
+    fake_machine(monkeypatch, usable=4, running=1)
+    torch.set_num_threads(1)
+    assert threads.choose("auto") == 1
+    assert threads.choose(3) == 3 and threads.choose(16) == 4
+    monkeypatch.setenv("QNNC_THREADS", "16")
+    assert threads.choose() == 4
+
+
+def test_a_narrow_affinity_counts_its_share_of_the_machines_tasks(monkeypatch):
+    fake_machine(monkeypatch, usable=4, running=9, own=1, online=16)  # 8 others on 16 CPUs: 2 on our 4
+    assert threads.other_runnable_tasks() == 2
+    torch.set_num_threads(4)
+    assert threads.choose() == 2
+
+
+def test_without_proc_loadavg_the_load_average_stands_in(monkeypatch):
+    fake_machine(monkeypatch, usable=4)
+    monkeypatch.setattr(threads, "read_running", lambda: None)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.2, 1.0, 1.0))
+    assert threads.other_runnable_tasks() == 2
+    monkeypatch.delattr(threads.os, "getloadavg")
+    assert threads.other_runnable_tasks() == 0
+
+
+def test_the_reading_is_cached_for_a_moment(monkeypatch):
+    fake_machine(monkeypatch)
+    reads, now = [], [100.0]
+    monkeypatch.setattr(threads, "read_running", lambda: reads.append(1) or 1)
+    monkeypatch.setattr(threads.time, "monotonic", lambda: now[0])
+    threads.choose(), threads.choose()
+    now[0] += threads.REFRESH_S / 2
+    threads.choose()
+    assert len(reads) == 1
+    now[0] += threads.REFRESH_S
+    threads.choose()
+    assert len(reads) == 2
+
+
+def test_the_real_readers_work_here_and_choose_is_cheap():
+    assert threads.usable_cpus() >= 1 and threads.own_running_threads() >= 1
+    assert threads.other_runnable_tasks() >= 0
+    threads.choose()
+    start, calls = time.perf_counter(), 2000
+    for _ in range(calls):
+        threads.choose()
+    assert (time.perf_counter() - start) / calls < 50e-6  # a few µs amortised; generous for busy CI
+
+
+def test_using_sets_the_count_and_restores_it_even_on_an_exception():
+    torch.set_num_threads(2)
+    with threads.using(1):
+        assert torch.get_num_threads() == 1
+        with threads.using(2):
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError, match="boom"), threads.using(1):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == 2
+    with threads.using(2):
+        assert torch.get_num_threads() == 2
+
+
+class Record(torch.autograd.Function):
+    """Identity that records torch's thread count during its backward."""
+    seen: ClassVar[list[int]] = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        Record.seen.append(torch.get_num_threads())
+        return grad
+
+
+def block(x, w, scope=None):
+    """A small differentiable block, with recorders inside it and one upstream of it."""
+    scope = scope or threads.BackwardScope(lambda: 1)
+    x = Record.apply(x)  # upstream: runs after the block's backward
+    xs, ws = scope.input(x), scope.input(w)
+    y = torch.sin(Record.apply(xs) @ ws) * ws.sum()
+    return scope.output(Record.apply(y))
+
+
+def inputs(requires_grad=True):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 3, generator=generator, dtype=torch.float64, requires_grad=requires_grad)
+    w = torch.rand(3, 4, generator=generator, dtype=torch.float64, requires_grad=requires_grad)
+    return x, w
+
+
+def test_the_backward_runs_at_the_chosen_count_and_the_previous_returns():
+    torch.set_num_threads(2)
+    Record.seen = []
+    x, w = inputs()
+    block(x, w).pow(2).sum().backward()
+    assert Record.seen == [1, 1, 2]  # inside the block: the chosen count; upstream: the caller's
+    assert torch.get_num_threads() == 2
+
+
+def test_gradients_are_identical_with_and_without_the_scope():
+    x, w = inputs()
+    plain = torch.autograd.grad(block(x, w, NoScope()).pow(2).sum(), (x, w), create_graph=True)
+    scoped = torch.autograd.grad(block(x, w).pow(2).sum(), (x, w), create_graph=True)
+    for a, b in zip(plain, scoped):
+        assert torch.equal(a, b)
+    second = [torch.autograd.grad(g.sum(), (x, w)) for g in (plain[0], scoped[0])]  # double backward
+    assert all(torch.equal(a, b) for a, b in zip(*second))
+
+
+class NoScope:
+    def input(self, t):
+        return t
+
+    output = input
+
+
+def test_grad_with_some_inputs_waits_only_for_those():
+    torch.set_num_threads(2)
+    x, w = inputs()
+    for wanted, seen in (((w,), [1]), ((x,), [1, 1, 2])):  # for w alone no recorder on x's side runs
+        Record.seen = []
+        torch.autograd.grad(block(x, w).sum(), wanted)
+        assert Record.seen == seen and torch.get_num_threads() == 2
+
+
+def test_a_retained_graph_and_two_overlapping_blocks_restore_the_count():
+    torch.set_num_threads(2)
+    x, w = inputs()
+    y = block(x, w) + block(x, w * 2, threads.BackwardScope(lambda: 3))  # branches interleave
+    for _ in range(2):
+        Record.seen = []
+        y.sum().backward(retain_graph=True)
+        assert len(Record.seen) == 6 and Record.seen[0] in (1, 3) and torch.get_num_threads() == 2
+
+
+class Fail(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("backward failed")
+
+
+def test_a_failed_backward_leaves_the_count_only_until_the_next_forward():
+    torch.set_num_threads(2)
+    x, w = inputs()
+    scope = threads.BackwardScope(lambda: 1)
+    y = scope.output(Fail.apply(scope.input(x) * scope.input(w).sum()))
+    with pytest.raises(RuntimeError, match="backward failed"):
+        y.sum().backward()
+    assert torch.get_num_threads() == 1 and threads._held.backward  # left open by the failure
+    assert threads.choose("auto") <= 2  # the cap is still the caller's count
+    with threads.using(2):
+        pass
+    assert torch.get_num_threads() == 2 and not threads._held.backward
+
+
+def test_without_grad_the_scope_passes_tensors_through():
+    x, _ = inputs()
+    scope = threads.BackwardScope(lambda: 1)
+    with torch.no_grad():
+        assert scope.input(x) is x and scope.output(x) is x
+    frozen = inputs(requires_grad=False)[0]
+    assert scope.input(frozen) is frozen and scope.output(x) is x  # nothing wrapped: no scope
