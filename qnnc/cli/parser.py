@@ -16,7 +16,7 @@ from .options import add_limit_options
 
 LEVEL_HELP = "optimisation level 0-3 (default 2; 3 searches placements and pass orders)"
 FORCE_HELP = "move an existing output that qnnc did not write aside (to NAME.old-N) instead of refusing"
-MAX_EPOCHS, MAX_BATCH, MAX_SEEDS, MAX_JOBS = 100_000, 65_536, 100, 64
+MAX_EPOCHS, MAX_BATCH, MAX_SEEDS, MAX_JOBS, MAX_VALUES = 100_000, 65_536, 100, 64, 32
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,10 +153,52 @@ def add_train_commands(subparsers) -> None:
                          help="torch device: cpu (default), cuda, cuda:N or auto")
     baseline.add_argument("--seeds", type=_count(MAX_SEEDS), default=3, metavar="N",
                           help=f"number of seeds (default 3, at most {MAX_SEEDS})")
-    baseline.add_argument("--jobs", type=_count(MAX_JOBS), default=1, metavar="K",
-                          help="runs at a time, in separate processes (default 1)")
+    _executor_options(baseline)
     train.set_defaults(run=Command("train", "run_train"))
     baseline.set_defaults(run=Command("train", "run_baseline"))
+    add_sweep_command(subparsers)
+
+
+def add_sweep_command(subparsers) -> None:
+    """Register `sweep`: every combination of specs, seeds and `train` overrides, as independent runs."""
+    sweep = subparsers.add_parser(
+        "sweep", help="train every combination of specs, seeds and train settings",
+        description="Train the model of each SPEC for every combination of --epochs, --batch and --lr values "
+        "(comma lists; each overrides the spec's train block) and N seeds, each run independent, on local "
+        "processes or Ray. Finished runs are kept, so rerunning an interrupted sweep resumes it. Writes "
+        "DIR/results.json, results.md (mean ± std over seeds per setting), runs/*/metrics.json, manifest.json "
+        "and timings.json; everything but timings.json is byte-identical for the same inputs.")
+    sweep.add_argument("specs", nargs="+", metavar="SPEC", help=".qnn spec files")
+    sweep.add_argument("-o", "--output", metavar="DIR", required=True,
+                       help="output directory (written atomically; replaced only if qnnc wrote it)")
+    sweep.add_argument("--data", type=data_flag, metavar="DATASET", help="dataset for every spec instead of its own")
+    sweep.add_argument("--model", metavar="NAME", help="which model of each spec (default: the train block's, "
+                       "else the first)")
+    sweep.add_argument("--epochs", type=_values(_count(MAX_EPOCHS)), metavar="E[,E…]", help="epochs to try")
+    sweep.add_argument("--batch", type=_values(_count(MAX_BATCH)), metavar="B[,B…]", help="batch sizes to try")
+    sweep.add_argument("--lr", type=_values(_learning_rate), metavar="LR[,LR…]", help="learning rates to try")
+    sweep.add_argument("--seed", type=_seed, metavar="S", help="first seed (default: each spec's); runs use S, S+1, …")
+    sweep.add_argument("--seeds", type=_count(MAX_SEEDS), default=1, metavar="N",
+                       help=f"number of seeds (default 1, at most {MAX_SEEDS})")
+    sweep.add_argument("--skip-bad", action="store_true", help="with an `images(...)` dataset: leave out "
+                       "files that cannot be read instead of stopping")
+    sweep.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
+                       "not write aside (to NAME.old-N) instead of refusing")
+    sweep.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
+                       help="torch device: cpu (default), cuda, cuda:N or auto")
+    _executor_options(sweep)
+    add_limit_options(sweep)
+    sweep.set_defaults(run=Command("sweep", "run_sweep"))
+
+
+def _executor_options(parser) -> None:
+    parser.add_argument("--jobs", type=_count(MAX_JOBS), metavar="K", help="runs at a time (default: 1 with "
+                        "local processes; every CPU of Ray's local instance, or the cluster's free CPUs)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where runs execute: local processes (default) or Ray (needs `pip install "
+                        "'qnnc[scale]'`); docs/scale.md")
+    parser.add_argument("--address", metavar="HOST:PORT", help="with --executor ray: join the Ray cluster at "
+                        "HOST:PORT, ray://HOST:PORT or auto (default: start a local instance)")
 
 
 # ---- flag types (argparse turns ArgumentTypeError into exit status 2) -----------------------------------
@@ -173,6 +215,17 @@ def _count(limit: int):
             raise argparse.ArgumentTypeError(f"expected at most {limit:,}, got `{text}`")
         return value
     return count
+
+
+def _values(one):
+    """An argparse type: a comma-separated list of distinct values, each read by `one`."""
+    def values(text: str) -> tuple:
+        parts = [one(part.strip()) for part in text.split(",")] if text.strip() else []
+        if not parts or len(set(parts)) != len(parts) or len(parts) > MAX_VALUES:
+            raise argparse.ArgumentTypeError(f"expected up to {MAX_VALUES} distinct comma-separated values, "
+                                             f"got `{text}`")
+        return tuple(parts)
+    return values
 
 
 def _seed(text: str) -> int:

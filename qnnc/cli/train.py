@@ -23,6 +23,7 @@ from ..runtime import MemoryBudgetError
 from ..train.baseline import Journal, run_key, tasks
 from ..train.baseline import run_baseline as run_all
 from ..train.data import dataset_text, fit_to_model, load_dataset
+from ..train.executor import Executor
 from ..train.loop import train_model
 from ..train.report import baseline_files, result_row, results_markdown, run_files
 from ..train.twins import skipped_variants
@@ -50,11 +51,8 @@ def prepare(args):
         raise Failure(f"qnnc: error: {args.spec} has no `train` block with `data`, and no --data was given\n"
                       "  help: add `train { data digits(classes=[0, 1]) }` to the spec, or pass e.g. "
                       "--data 'digits(classes=[0, 1])'")
-    optimizer, options = config.optimizer
-    if args.lr is not None:
-        options = tuple({**dict(options), "lr": args.lr}.items())
-    config = replace(config, data=args.data or config.data, optimizer=(optimizer, options),
-                     **{k: getattr(args, k) for k in ("epochs", "batch", "seed") if getattr(args, k) is not None})
+    config = override(replace(config, data=args.data or config.data), lr=args.lr,
+                      **{k: getattr(args, k) for k in ("epochs", "batch", "seed")})
     if args.skip_bad:
         if config.data[0] != "images":
             raise Failure(f"qnnc: error: --skip-bad applies to `images(...)` datasets, not `{config.data[0]}`\n"
@@ -63,6 +61,19 @@ def prepare(args):
     search = (Path("."),) if args.data else (Path("."), Path(args.spec).parent)
     name, options = config.data
     return source, model, config, lambda seed: load_dataset(name, options, seed, search), dataset_text(name, options)
+
+
+def override(config: ir.TrainConfig, lr: float | None = None, **fields) -> ir.TrainConfig:
+    """`config` with the learning rate and the fields (`epochs=`, `batch=`, `seed=`) that are not None."""
+    optimizer, options = config.optimizer
+    if lr is not None:
+        options = tuple({**dict(options), "lr": lr}.items())
+    return replace(config, optimizer=(optimizer, options), **{k: v for k, v in fields.items() if v is not None})
+
+
+def executor_of(args) -> Executor:
+    """The executor the flags ask for (`--executor`, `--jobs`, `--address`)."""
+    return Executor(args.executor, args.jobs, args.address)
 
 
 def context(command: str, args, source: str, model: ir.Model, config: ir.TrainConfig, data_text: str) -> dict:
@@ -128,13 +139,9 @@ def run_baseline(args) -> int:
     seeds = [config.seed + i for i in range(args.seeds)]
     runs = tasks(model, config, load, seeds, device=args.device)
     keys = {(t.variant, t.seed): run_key(t, {"spec": sha256(source), "data": data_text}) for t in runs}
-    journal = Journal(target)
-    finished = journal.load(keys.values())
-    began = time.perf_counter()
-    fresh = _train_missing(args, model, config, [t for t in runs if keys[t.variant, t.seed] not in finished],
-                           journal, keys, len(runs))
-    results = [(t.variant, finished[k] if (k := keys[t.variant, t.seed]) in finished else fresh[t.variant, t.seed])
-               for t in runs]
+    journal, began = Journal(target), time.perf_counter()
+    done = train_missing(executor_of(args), f"baseline {model.name}", runs, lambda t: keys[t.variant, t.seed], journal)
+    results = [(t.variant, done[keys[t.variant, t.seed]]) for t in runs]
     info = context("baseline", args, source, model, config, data_text)
     info.update(seeds=seeds, variants=list(dict.fromkeys(t.variant for t in runs)),
                 skipped=[{"variant": v.name, "reason": v.skipped} for v in skipped_variants(model)])
@@ -145,34 +152,45 @@ def run_baseline(args) -> int:
     for note in journal.remove():
         print(f"qnnc: note: {note}", file=sys.stderr)
     sys.stdout.write(results_markdown([result_row(v, r) for v, r in results], info))
-    print(f"wrote {args.output} ({len(results)} runs, {len(finished)} resumed, {time.perf_counter() - began:.1f}s)")
+    print(f"wrote {args.output} ({len(results)} runs, {done.resumed} resumed, {time.perf_counter() - began:.1f}s)")
     return 0
 
 
-def _train_missing(args, model, config, missing, journal: Journal, keys: dict, total: int) -> dict:
-    """Train the runs not in the journal, saving each to it as it finishes; {(variant, seed): result}."""
-    if len(missing) < total:
-        print(f"qnnc: resuming from `{journal.path}`: {total - len(missing)} of {total} runs already finished",
+class Finished(dict):
+    """{run key: RunResult} of every run, with how many came from the journal (`resumed`)."""
+
+    resumed = 0
+
+
+def train_missing(executor: Executor, title: str, runs: list, key, journal: Journal, label=None) -> Finished:
+    """Every run's result: those in the journal read back, the others trained on `executor` and
+    saved to the journal as each finishes; `key(task)` is a run's journal key, `label(task)` its
+    name in the progress lines (default `task.label`)."""
+    label = label or (lambda task: task.label)
+    done = Finished(journal.load([key(t) for t in runs]))
+    done.resumed, missing = len(done), [t for t in runs if key(t) not in done]
+    if missing and done:
+        print(f"qnnc: resuming from `{journal.path}`: {len(done)} of {len(runs)} runs already finished",
               file=sys.stderr)
-    fresh: dict = {}
-    per_epoch = args.jobs == 1
+    per_epoch = executor.sequential
 
-    def done(task, result):
-        journal.save(keys[task.variant, task.seed], result)
-        fresh[task.variant, task.seed] = result
+    def finished(task, result):
+        journal.save(key(task), result)
+        done[key(task)] = result
         if not per_epoch:
-            display.step(f"{task.label}: test accuracy {_number(result.test['accuracy'])}")
+            display.step(f"{label(task)}: test accuracy {_number(result.test['accuracy'])}")
 
-    with Display(len(missing) * (config.epochs if per_epoch else 1), f"baseline {model.name}") as display:
+    steps = sum(t.config.epochs for t in missing) if per_epoch else len(missing)
+    with Display(steps, title) as display:
         try:
-            run_all(missing, jobs=args.jobs, on_done=done, on_epoch=(
-                lambda task, e, n, row: display.step(f"{task.label}: {_epoch_line(e, n, row)}")) if per_epoch else None)
+            run_all(missing, executor=executor, on_done=finished, on_epoch=(
+                lambda task, e, n, row: display.step(f"{label(task)}: {_epoch_line(e, n, row)}")) if per_epoch else None)
         except BaseException:
             if journal.path.is_dir():
                 print(f"qnnc: note: the finished runs are kept in `{journal.path}`; run the same command "
                       "again to resume", file=sys.stderr)
             raise
-    return fresh
+    return done
 
 
 def _epoch_line(epoch: int, epochs: int, row: dict) -> str:

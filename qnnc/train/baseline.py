@@ -1,17 +1,15 @@
 """A baseline: the spec's model and its classical twins, each trained with every seed on the same
 data and splits (the split is drawn from the seed, so for one seed all variants see identical
-samples). Runs are independent, so `jobs > 1` spreads them over processes (spawn context: no
-forked torch state); results come back in (variant, seed) order whatever finished first.
+samples). Runs are independent, so an `Executor` (local processes or Ray, `executor`) spreads
+them out; results come back in (variant, seed) order whatever finished first.
 
 Finished runs are kept in a `Journal` beside the output folder until the output is written, so an
 interrupted baseline resumes where it stopped.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import json
-import multiprocessing
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from .. import ir
 from ..emit.artifacts import sha256, to_json
 from ..emit.output import OutputError
 from .data import Dataset, fit_to_model
+from .executor import Executor
 from .loop import RunResult, train_model
 from .report import versions
 from .twins import variants
@@ -58,31 +57,19 @@ def run_task(task: Task, progress=None) -> tuple[str, RunResult]:
                                      progress=progress, keep_state=False)
 
 
-def run_baseline(runs: list[Task], jobs: int = 1, on_epoch=None, on_done=None) -> list[tuple[str, RunResult]]:
-    """Results in the order of `runs`. With one job, `on_epoch(task, epoch, epochs, row)` follows each
-    epoch; `on_done(task, result)` follows each run either way."""
-    if jobs <= 1 or len(runs) <= 1:
-        results = []
-        for task in runs:
-            step = None if on_epoch is None else (lambda e, n, row, task=task: on_epoch(task, e, n, row))
-            results.append(run_task(task, step))
-            if on_done is not None:
-                on_done(task, results[-1][1])
-        return results
-    context = multiprocessing.get_context("spawn")
-    results: list = [None] * len(runs)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=context) as pool:
-        futures = {pool.submit(run_task, task): i for i, task in enumerate(runs)}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
-                if on_done is not None:
-                    on_done(runs[i], results[i][1])
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    return results
+def run_baseline(runs: list[Task], jobs: int = 1, on_epoch=None, on_done=None,
+                 executor: Executor | None = None) -> list[tuple[str, RunResult]]:
+    """Results in the order of `runs`, on `executor` (default: `jobs` local processes). When runs
+    happen one at a time in this process, `on_epoch(task, epoch, epochs, row)` follows each epoch;
+    `on_done(task, result)` follows each run either way."""
+    executor = executor or Executor("local", jobs)
+    if executor.sequential and on_epoch is not None:
+        def run(task):
+            return run_task(task, lambda e, n, row: on_epoch(task, e, n, row))
+    else:
+        run = run_task
+    gpus = any(task.device.startswith("cuda") for task in runs)
+    return executor.map(run, runs, on_done=None if on_done is None else (lambda t, r: on_done(t, r[1])), gpus=gpus)
 
 
 # ---- the journal of finished runs -------------------------------------------------------------------
