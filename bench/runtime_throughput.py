@@ -1,8 +1,10 @@
 """Throughput of qnnc's quantum runtime beside PennyLane (and TorchQuantum / qiskit-machine-learning
-when importable), in one process on the same inputs and weights.
+when importable), in one process on the same inputs and weights, on a quiet machine and beside
+busy neighbour processes, side by side.
 
 Cases (images 28×28, patches per second; `qdense`: samples per second):
-  a  fixed 4-qubit Henderson filter (ry(πx) encoding, random_layers, 4 filters), 2×2 stride 2, forward
+  a1 fixed 4-qubit Henderson filter (ry(πx) encoding, random_layers), 1 filter, 2×2 stride 2, forward
+  a4 the same with 4 filters (PennyLane: one broadcast call per filter, so equal work per filter)
   b  trainable 4-qubit filter (ry(πx), two layers of ry + cx ring), 2×2 stride 2, forward + backward
   c  the same on 9 qubits, 3×3 stride 3, forward + backward
   d  strongly-entangling `qdense` on 8 qubits (rx encoding, 2 layers), forward + backward
@@ -12,18 +14,21 @@ filter), `diff_method="backprop"` with torch for training. Each figure is the me
 timed repetitions after a warm-up; both sides also report the largest difference between their
 outputs, so the comparison is between equal computations.
 
-    python bench/runtime_throughput.py [--threads 2] [--repeat 7] [--cases abcd] [--clock wall]
-                                       [--batch d=2048] [--json out.json] [--neighbours 2]
+Every case is measured twice in one run: quiet, then beside `--neighbours N` busy processes
+(each spins a CPU core in pure Python, as other users' jobs on a shared server do). The process
+and its neighbours are pinned to `--cpus` CPUs (default 2, the machine of issue #13, so the load
+means the same on any machine; `all` for no pinning). The table shows both conditions, the
+fraction qnnc keeps, and whether issue #13's targets are met.
 
-With `--neighbours N` every case is measured twice in the same run: on the machine as it is,
-then beside N busy neighbour processes (each spins a CPU core in pure Python, as other users'
-jobs on a shared server do); the table shows both columns and the fraction qnnc keeps.
+    python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 7]
+        [--cases a1,a4,b,c,d] [--batch d=2048] [--neighbours 2] [--cpus 2] [--clock wall] [--json out.json]
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import importlib.util
+import inspect
 import json
 import math
 import multiprocessing
@@ -34,20 +39,24 @@ import time
 import torch
 
 from qnnc.check import check_text
-from qnnc.runtime import QDense, Quanv
+from qnnc.runtime import QDense, QuantumBlockModule, Quanv, threads
 
+HENDERSON = "encode angle(ry, scale=pi)\n random_layers(layers=1, seed=42)"
+RING = "encode angle(ry, scale=pi)\n basic_entangler(layers=2, rotation=ry, entangle=ring)"
 SPECS = {
-    "a": ("image(1, 28, 28)", "quanv(kernel=2, stride=2, filters=4, trainable=false)",
-          "encode angle(ry, scale=pi)\n random_layers(layers=1, seed=42)"),
-    "b": ("image(1, 28, 28)", "quanv(kernel=2, stride=2)",
-          "encode angle(ry, scale=pi)\n basic_entangler(layers=2, rotation=ry, entangle=ring)"),
-    "c": ("image(1, 28, 28)", "quanv(kernel=3, stride=3)",
-          "encode angle(ry, scale=pi)\n basic_entangler(layers=2, rotation=ry, entangle=ring)"),
+    "a1": ("image(1, 28, 28)", "quanv(kernel=2, stride=2, filters=1, trainable=false)", HENDERSON),
+    "a4": ("image(1, 28, 28)", "quanv(kernel=2, stride=2, filters=4, trainable=false)", HENDERSON),
+    "b": ("image(1, 28, 28)", "quanv(kernel=2, stride=2)", RING),
+    "c": ("image(1, 28, 28)", "quanv(kernel=3, stride=3)", RING),
     "d": ("vector(8)", "qdense(qubits=8)", "encode angle(rx)\n strongly_entangling(layers=2)"),
 }
-BATCH = {"a": 64, "b": 64, "c": 32, "d": 512}
-TITLES = {"a": "fixed 4q Henderson filter, forward", "b": "trainable 4q filter, fwd+bwd",
-          "c": "trainable 9q 3x3 filter, fwd+bwd", "d": "strongly-entangling qdense 8q, fwd+bwd"}
+BATCH = {"a1": 256, "a4": 256, "b": 64, "c": 32, "d": 512}
+TITLES = {"a1": "fixed 4q filter, 1 filter, forward", "a4": "fixed 4q filter, 4 filters, forward",
+          "b": "trainable 4q filter, fwd+bwd", "c": "trainable 9q 3x3 filter, fwd+bwd",
+          "d": "strongly-entangling qdense 8q, fwd+bwd"}
+FORWARD_ONLY = ("a1", "a4")
+TARGETS = {"a1": 30, "a4": 80, "b": 30, "d": 30}  # issue #13: quiet speed-up over PennyLane
+KEPT = 0.4  # issue #13: loaded throughput / quiet, every case
 
 
 def block_of(case: str):
@@ -62,20 +71,34 @@ CLOCK = {"wall": time.perf_counter, "process": time.process_time}
 clock = time.perf_counter
 
 
-def median_time(step, repeat: int) -> float:
-    step()
-    times = []
+def median_time(step, repeat: int):
+    """(median seconds of `repeat` timed calls after a warm-up, the last call's result)."""
+    out, times = step(), []
     for _ in range(repeat):
         start = clock()
-        step()
+        out = step()
         times.append(clock() - start)
-    return statistics.median(times)
+    return statistics.median(times), out
+
+
+QNNC_THREADS: dict = {}  # `threads=…` for the module, or empty: `--qnnc-threads` goes through $QNNC_THREADS
+
+
+def request_threads(requested: str | None) -> None:
+    """Pass `--qnnc-threads` as `threads=…` where the module takes it, else as $QNNC_THREADS."""
+    if requested is None:
+        return
+    threads.resolve_threads(requested)  # a bad value stops the bench here, with the runtime's message
+    if "threads" in inspect.signature(QuantumBlockModule.__init__).parameters:
+        QNNC_THREADS["threads"] = requested
+    else:
+        os.environ[threads.ENV] = requested
 
 
 def ours(case: str, layer, inputs: torch.Tensor):
-    options = dict(kernel=layer.option("kernel"), stride=layer.option("stride")) if layer.kind == "quanv" else {}
-    module = (Quanv if layer.kind == "quanv" else QDense)(layer.block, **options)
-    train = case != "a"
+    options = {"kernel": layer.option("kernel"), "stride": layer.option("stride")} if layer.kind == "quanv" else {}
+    module = (Quanv if layer.kind == "quanv" else QDense)(layer.block, **options, **QNNC_THREADS)
+    train = case not in FORWARD_ONLY
 
     def step():
         if train:
@@ -100,14 +123,14 @@ def pennylane(case: str, layer, inputs: torch.Tensor, module):
     device = qml.device("default.qubit", wires=n)
     weights = {name: t.detach().double() for name, t in module.state_dict().items()}
     (weight,) = weights.values()
-    if case == "a":
+    if case in FORWARD_ONLY:
         @qml.qnode(device)
         def circuit(x, w):
             qml.AngleEmbedding(math.pi * x, wires=range(n), rotation="Y")
             qml.RandomLayers(w, wires=range(n), seed=42)
             return [qml.expval(qml.PauliZ(i)) for i in range(n)]
         patches = pennylane_patches(inputs.double(), 2, 2).numpy()
-        filters = weight.numpy()
+        filters = weight.reshape(-1, *layer.block.weights[0].shape[-2:]).numpy()  # (filters, layers, rotations)
 
         def step():
             return [circuit(patches, filters[f]) for f in range(filters.shape[0])]
@@ -135,7 +158,7 @@ def pennylane(case: str, layer, inputs: torch.Tensor, module):
     return step, lambda out: out.detach()
 
 
-def our_values(case: str, out: torch.Tensor, layer) -> torch.Tensor:
+def our_values(out: torch.Tensor, layer) -> torch.Tensor:
     """Ours, rearranged to PennyLane's (patch, filter·qubit) order."""
     if layer.kind != "quanv":
         return out.detach().double()
@@ -145,24 +168,19 @@ def our_values(case: str, out: torch.Tensor, layer) -> torch.Tensor:
 
 def run_case(case: str, repeat: int) -> dict:
     torch.manual_seed(0)
-    layer = layer_of = block_of(case)
-    shape = layer_of.in_shape
-    inputs = torch.rand(BATCH[case], *shape)
+    layer = block_of(case)
+    inputs = torch.rand(BATCH[case], *layer.in_shape)
     evaluations = BATCH[case] * (layer.patches if layer.kind == "quanv" else 1)
     module, step = ours(case, layer, inputs)
-    row = {"case": case, "title": TITLES[case], "evaluations": evaluations}
-    row["qnnc"] = evaluations / median_time(step, repeat)
-    mine = our_values(case, step(), layer)
+    seconds, out = median_time(step, repeat)
+    row = {"qnnc": evaluations / seconds}
+    mine = our_values(out, layer)
     if importlib.util.find_spec("pennylane"):
         pl_step, to_tensor = pennylane(case, layer, inputs, module)
-        row["pennylane"] = evaluations / median_time(pl_step, max(1, repeat // 2))
-        theirs = to_tensor(pl_step())
-        if case == "a":  # PennyLane: filter-major per patch already
-            theirs = theirs.reshape(-1, mine.shape[-1])
+        seconds, out = median_time(pl_step, max(1, repeat // 2))
+        row["pennylane"] = evaluations / seconds
+        theirs = to_tensor(out).reshape(mine.shape)  # fixed filters: filter-major per patch already
         row["max_abs_difference_pennylane"] = float((mine - theirs).abs().max())
-    for peer in ("torchquantum", "qiskit_machine_learning"):
-        if importlib.util.find_spec(peer) is None:
-            row[peer] = None  # not installed: skipped
     return row
 
 
@@ -173,7 +191,8 @@ def _spin(stop) -> None:
 
 @contextlib.contextmanager
 def neighbours(count: int):
-    """`count` busy processes for the duration of the block (stopped and joined afterwards)."""
+    """`count` busy processes for the duration of the block (stopped and joined afterwards); they
+    inherit this process's CPU affinity, so they compete for the same CPUs."""
     stop = multiprocessing.Event()
     workers = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(count)]
     for worker in workers:
@@ -187,53 +206,110 @@ def neighbours(count: int):
             worker.join(timeout=5)
 
 
+def measure(cases: list[str], repeat: int, requested: str | None) -> tuple[dict, str]:
+    """Every case's row, and one line on the machine while they ran."""
+    choice = threads.choose(requested)  # what a forward starting now would use
+    rows = {case: run_case(case, repeat) for case in cases}
+    return rows, f"{uptime()}; qnnc chose {choice} thread(s) at the start"
+
+
+def uptime() -> str:
+    """`uptime`'s load averages, and the runnable/total tasks now (Linux)."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    running = threads.read_running()
+    return f"load average: {load}" + (f", {running} running now" if running is not None else "")
+
+
+def pin(cpus: str) -> str:
+    """Restrict this process (and the neighbours it starts) to its first `cpus` CPUs."""
+    if cpus == "all" or not hasattr(os, "sched_setaffinity"):
+        return f"{threads.usable_cpus()} CPUs"
+    mine = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, mine[:int(cpus)])
+    return f"{len(os.sched_getaffinity(0))} of {len(mine)} CPUs"
+
+
+def ratio(ours_value: float | None, theirs: float | None) -> str:
+    return f"{ours_value / theirs:7.1f}x" if ours_value and theirs else "     n/a"
+
+
+def print_table(rows: dict, loaded: dict | None) -> None:
+    head = f"{'case':<42} {'qnnc':>10} {'PennyLane':>10} {'ratio':>8}"
+    if loaded:
+        head += f" | {'qnnc':>10} {'PennyLane':>10} {'ratio':>8} | {'qnnc kept':>9}"
+    print(" " * 43 + "quiet" + (" " * 30 + "beside neighbours" if loaded else ""))
+    print(head + f" {'max |diff|':>11}")
+    for case, r in rows.items():
+        line = f"{case:<3} {TITLES[case]:<38} {r['qnnc']:10,.0f} {r.get('pennylane', 0):10,.0f} " \
+               f"{ratio(r['qnnc'], r.get('pennylane'))}"
+        if loaded:
+            busy = loaded[case]
+            line += f" | {busy['qnnc']:10,.0f} {busy.get('pennylane', 0):10,.0f} " \
+                    f"{ratio(busy['qnnc'], busy.get('pennylane'))} | {busy['qnnc'] / r['qnnc']:9.0%}"
+        print(line + f" {r.get('max_abs_difference_pennylane', float('nan')):11.1e}")
+
+
+def targets(rows: dict, loaded: dict | None) -> list[str]:
+    """Issue #13's goals, met or not, with the figures."""
+    lines = []
+    for case, goal in TARGETS.items():
+        if case in rows and rows[case].get("pennylane"):
+            got = rows[case]["qnnc"] / rows[case]["pennylane"]
+            lines.append(f"{case:<3} quiet ≥ {goal}× PennyLane: {got:.1f}× " + ("met" if got >= goal else "NOT met"))
+    for case, r in (loaded or {}).items():
+        kept = r["qnnc"] / rows[case]["qnnc"]
+        lines.append(f"{case:<3} loaded keeps ≥ {KEPT:.0%} of quiet: {kept:.0%} " + ("met" if kept >= KEPT else "NOT met"))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch's thread count (qnnc's `auto` never exceeds it)")
+    parser.add_argument("--qnnc-threads", help="the modules' `threads=`: a count or `auto` (default: $QNNC_THREADS, else auto)")
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--cases", default="abcd")
+    parser.add_argument("--cases", default=",".join(SPECS), help="comma-separated, of " + ", ".join(SPECS))
     parser.add_argument("--clock", choices=CLOCK, default="wall",
                         help="wall-clock time, or this process's CPU time (robust on a busy machine, 1 thread)")
-    parser.add_argument("--batch", default="", help="override batch sizes, e.g. `d=2048,a=16`")
+    parser.add_argument("--batch", default="", help="override batch sizes, e.g. `d=2048,a1=16`")
     parser.add_argument("--json", help="also write the rows as JSON here")
-    parser.add_argument("--neighbours", type=int, default=0,
-                        help="also measure every case beside this many busy processes (default 0: only as is)")
+    parser.add_argument("--neighbours", type=int, default=2,
+                        help="busy processes for the loaded measurement (default 2; 0: quiet only)")
+    parser.add_argument("--cpus", default="2", help="pin the bench and its neighbours to this many CPUs, or `all`")
     args = parser.parse_args()
     global clock
     clock = CLOCK[args.clock]
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(SPECS))
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}: expected some of {', '.join(SPECS)}")
     BATCH.update({k: int(v) for k, v in (item.split("=") for item in args.batch.split(",") if item)})
+    request_threads(args.qnnc_threads)
     torch.set_num_threads(args.threads)
-    rows = [run_case(case, args.repeat) for case in args.cases]
+    where = pin(args.cpus)
+    print(f"torch {torch.__version__}, {args.threads} torch thread(s), qnnc threads "
+          f"{args.qnnc_threads or os.environ.get(threads.ENV) or 'auto'}, on {where} of {os.cpu_count()}; "
+          f"{args.clock} clock; evaluations per second (median of {args.repeat}); batches: "
+          + ", ".join(f"{c}={BATCH[c]}" for c in cases))
+    print(f"before:  {uptime()}")
+    rows, quiet_note = measure(cases, args.repeat, args.qnnc_threads)
+    print(f"quiet:   {quiet_note}")
+    loaded = None
     if args.neighbours:
         with neighbours(args.neighbours):
-            loaded = [run_case(case, args.repeat) for case in args.cases]
-        for row, busy in zip(rows, loaded):
-            row["loaded"] = {k: busy[k] for k in ("qnnc", "pennylane") if k in busy}
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"torch {torch.__version__}, {args.threads} thread(s) of {os.cpu_count()} cores (load average {load}), "
-          f"{args.clock} clock; evaluations per second (median of {args.repeat}); batches: "
-          + ", ".join(f"{c}={BATCH[c]}" for c in args.cases))
-    print(f"{'case':<44} {'qnnc':>12} {'pennylane':>12} {'ratio':>8} {'max |diff|':>11}")
-    for r in rows:
-        pl = r.get("pennylane")
-        ratio = f"{r['qnnc'] / pl:7.1f}x" if pl else "     n/a"
-        print(f"{r['case']}) {r['title']:<41} {r['qnnc']:12,.0f} {pl or 0:12,.0f} {ratio} "
-              f"{r.get('max_abs_difference_pennylane', float('nan')):11.1e}")
-    if args.neighbours:
-        print(f"\nbeside {args.neighbours} busy neighbour process(es):")
-        print(f"{'case':<44} {'qnnc':>12} {'pennylane':>12} {'ratio':>8} {'qnnc kept':>10}")
-        for r in rows:
-            busy = r["loaded"]
-            pl = busy.get("pennylane")
-            ratio = f"{busy['qnnc'] / pl:7.1f}x" if pl else "     n/a"
-            print(f"{r['case']}) {r['title']:<41} {busy['qnnc']:12,.0f} {pl or 0:12,.0f} {ratio} "
-                  f"{busy['qnnc'] / r['qnnc']:9.0%}")
-    skipped = sorted({p for r in rows for p in ("torchquantum", "qiskit_machine_learning") if p in r})
+            loaded, loaded_note = measure(cases, args.repeat, args.qnnc_threads)
+        print(f"beside {args.neighbours} busy neighbour(s): {loaded_note}")
+    print(f"after:   {uptime()}\n")
+    print_table(rows, loaded)
+    skipped = [p for p in ("pennylane", "torchquantum", "qiskit_machine_learning") if importlib.util.find_spec(p) is None]
     if skipped:
         print("not installed, skipped: " + ", ".join(skipped))
+    print("\ntargets (issue #13):")
+    for line in targets(rows, loaded):
+        print("  " + line)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({case: {"title": TITLES[case], "evaluations_per_second": r,
+                              "loaded": (loaded or {}).get(case)} for case, r in rows.items()}, f, indent=2)
 
 
 if __name__ == "__main__":
