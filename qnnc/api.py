@@ -23,6 +23,7 @@ from .emit.artifacts import sha256, to_json
 from .emit.model_code import PythonCode, generate, layer_attributes
 from .emit.output import write_output
 from .emit.report import compile_files, compile_manifest, report_markdown
+from .execute.hardware import HardwareOptions
 from .execute.modes import with_mode
 from .quantum.lower import lower_block
 from .runtime.circuit import BlockCircuit, from_block
@@ -118,15 +119,19 @@ class Compiled:
         return self._codes[model.name]
 
     def module(self, name: str | None = None, *, seed: int = 0, mode: str | Mode = "exact",
-               shots: int | None = None) -> nn.Module:
+               shots: int | None = None, hardware: HardwareOptions | None = None,
+               mitigate_readout: bool = False) -> nn.Module:
         """A fresh nn.Module. `mode`: "exact" (default), "shots=N", "noisy" (the compiled circuit
-        as a density matrix with the target's calibrated errors, up to 10 qubits) or
-        "backend" (the compiled circuits on qiskit-aer with the target's noise, `shots` each,
-        parameter-shift gradients). The last two need a target with calibration data."""
+        as a density matrix with the target's calibrated errors, up to 10 qubits), "backend" (the
+        compiled circuits on qiskit-aer with the target's noise, `shots` each, parameter-shift
+        gradients; needs a target with calibration data) or "hardware" (the same circuits on the
+        target's vendor device, or with `hardware=HardwareOptions(local=True)` its local mode;
+        docs/hardware.md). `mitigate_readout` inverts the target's readout errors in the last two."""
         mode = parse_mode(mode, shots)
         if mode.name not in NEEDS_TARGET:
             return instantiate(self.code(name), seed=seed, mode=str(mode))
-        return with_mode(instantiate(self.code(name), seed=seed), mode, self.compiled_model, seed)
+        return with_mode(instantiate(self.code(name), seed=seed), mode, self.compiled_model, seed,
+                         hardware=hardware, mitigate_readout=mitigate_readout)
 
     @property
     def report(self) -> str:

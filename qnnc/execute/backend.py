@@ -37,6 +37,8 @@ How it runs
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -48,6 +50,7 @@ from ..runtime.layers import check_input, hold_weights
 from ..runtime.measure import expectation
 from ..targets.model import Target
 from .aer import AerExecutor
+from .mitigation import MitigatedExecutor
 from .template import CircuitTemplate
 
 Tensor = torch.Tensor
@@ -78,9 +81,13 @@ class BackendBlock(nn.Module):
     `compiled_layer` is a `qnnc.compiler.compile.CompiledLayer` (one shared symbolic circuit, or
     one per filter when weights were bound at compile time); `target` a Target (default the
     layer's compile target must be passed explicitly); `shots` per circuit; `seed` initialises
-    the weights like `QuantumBlockModule(seed=seed)` and seeds the simulator."""
+    the weights like `QuantumBlockModule(seed=seed)` and seeds the simulator. `executor` builds
+    what runs the templates (default `AerExecutor`; `hardware` mode passes a vendor's, see
+    `qnnc.execute.hardware`); `mitigate_readout` inverts the target's readout errors on the
+    measured probabilities (`qnnc.execute.mitigation`)."""
 
-    def __init__(self, compiled_layer: CompiledLayer, target: Target, shots: int = 1000, seed: int = 0):
+    def __init__(self, compiled_layer: CompiledLayer, target: Target, shots: int = 1000, seed: int = 0, *,
+                 executor: Callable | None = None, mitigate_readout: bool = False):
         super().__init__()
         if not isinstance(shots, int) or isinstance(shots, bool) or shots < 1:
             raise ValueError(f"`backend` mode needs a positive whole number of shots, got {shots!r}")
@@ -93,7 +100,11 @@ class BackendBlock(nn.Module):
         self.symbols = [name for name, _ in compiled_layer.lowered.symbols]
         self.refs = [ref for _, ref in compiled_layer.lowered.symbols]
         self.templates = [CircuitTemplate(c, self.symbols) for c in compiled_layer.circuits]
-        self.executor = AerExecutor(self.templates, target, shots, len(compiled_layer.lowered.measured))
+        build = executor or AerExecutor  # (templates, target, shots, result bits) -> run(batches, seed)
+        self.executor = build(self.templates, target, shots, len(compiled_layer.lowered.measured))
+        if mitigate_readout:
+            self.executor = MitigatedExecutor(self.executor, target, [c.measured for c in compiled_layer.circuits],
+                                              clip=self.measurement.basis == "probs")
         self.calls = 0
 
     @property
