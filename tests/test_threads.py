@@ -27,6 +27,7 @@ def fake_machine(monkeypatch, usable=2, running=1, own=1, online=None):
     monkeypatch.setattr(threads.os, "cpu_count", lambda: online or usable)
     monkeypatch.setattr(threads, "read_running", lambda: running)
     monkeypatch.setattr(threads, "own_running_threads", lambda: own)
+    return own
 
 
 @pytest.mark.parametrize("requested, expected", [(1, 1), (4, 4), ("auto", None), (" AUTO ", None), ("3", 3)])
@@ -56,7 +57,8 @@ def test_a_bad_qnnc_threads_is_named_in_the_error(monkeypatch):
 
 @pytest.mark.parametrize("running, own, expected", [
     (1, 1, 2),  # quiet: only us
-    (3, 3, 2),  # our OpenMP workers still spinning are not neighbours
+    (2, 2, 2),  # our OpenMP worker still spinning after the last op is no neighbour
+    (4, 4, 1),  # but threads of ours beyond one team (another Python thread's work) are load
     (2, 1, 1),  # one neighbour: one core left
     (3, 1, 1),  # two busy neighbours: one thread, never waiting for a descheduled one
     (9, 1, 1),
@@ -78,8 +80,8 @@ def test_auto_never_raises_torchs_setting_and_a_count_is_capped_at_the_usable_cp
 
 
 def test_a_narrow_affinity_counts_its_share_of_the_machines_tasks(monkeypatch):
-    fake_machine(monkeypatch, usable=4, running=9, own=1, online=16)  # 8 others on 16 CPUs: 2 on our 4
-    assert threads.other_runnable_tasks() == 2
+    own = fake_machine(monkeypatch, usable=4, running=9, own=1, online=16)  # 8 others on 16 CPUs: 2 on our 4
+    assert threads.other_runnable_tasks(own) == 2
     torch.set_num_threads(4)
     assert threads.choose() == 2
 

@@ -53,27 +53,32 @@ def choose(requested: int | str | None = None) -> int:
     "auto" (the default) takes the cores free right now (usable CPUs minus the other runnable
     tasks), at least 1 and at most torch's own setting, which qnnc never raises."""
     threads = resolve_threads(requested)
-    usable, others = machine()
+    usable, others, own = machine()
     if threads is not None:
         return min(threads, usable)
-    return max(1, min(_held.baseline or torch.get_num_threads(), usable - others))
+    cap = _held.baseline or torch.get_num_threads()
+    busy = others + max(0, own - cap)  # our threads beyond one team (another Python thread's) are load too
+    return max(1, min(cap, usable - busy))
 
 
 class _Reading:
-    """The last reading of the machine: when, usable CPUs, other runnable tasks."""
-    at, usable, others = -1.0, 1, 0
+    """The last reading of the machine: when, usable CPUs, runnable tasks of other processes on
+    them, and this process's own running threads."""
+    at, usable, others, own = -1.0, 1, 0, 1
 
 
 _reading = _Reading()
 
 
-def machine() -> tuple[int, int]:
-    """(usable CPUs, runnable tasks of other processes sharing them), read at most every REFRESH_S."""
+def machine() -> tuple[int, int, int]:
+    """(usable CPUs, runnable tasks of other processes sharing them, our running threads), read
+    at most every REFRESH_S."""
     now = time.monotonic()
     if now - _reading.at > REFRESH_S:
-        _reading.usable, _reading.others = usable_cpus(), other_runnable_tasks()
+        own = own_running_threads()
+        _reading.usable, _reading.others, _reading.own = usable_cpus(), other_runnable_tasks(own), own
         _reading.at = now
-    return _reading.usable, _reading.others
+    return _reading.usable, _reading.others, _reading.own
 
 
 def usable_cpus() -> int:
@@ -83,10 +88,10 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def other_runnable_tasks() -> int:
+def other_runnable_tasks(own: int = 1) -> int:
     """Tasks of other processes running or waiting for a CPU now, counted on our share of the CPUs.
 
-    Linux: /proc/loadavg's instantaneous "running/total" less this process's own running threads
+    Linux: /proc/loadavg's instantaneous "running/total" less `own`, this process's running threads
     (idle OpenMP workers spin for a moment after each op and would count as neighbours). The count
     is machine-wide, so with an affinity mask narrower than the machine it is scaled to our share.
     Elsewhere the one-minute load average, less ourselves; 0 where there is none."""
@@ -96,9 +101,8 @@ def other_runnable_tasks() -> int:
             return max(0, round(os.getloadavg()[0]) - 1)
         except (AttributeError, OSError):
             return 0
-    others = max(0, running - own_running_threads())
     online = os.cpu_count() or 1
-    return round(others * min(1.0, usable_cpus() / online))
+    return round(max(0, running - own) * min(1.0, usable_cpus() / online))
 
 
 def read_running() -> int | None:
