@@ -23,7 +23,7 @@ MAX_RUNS = 10_000
 @_guarded
 def run_sweep(args) -> int:
     grid = settings(args.epochs, args.batch, args.lr)
-    total = len(args.specs) * max(len(grid), 1) * args.seeds
+    total = len(args.specs) * len(grid) * args.seeds
     if total > MAX_RUNS:
         raise Failure(f"qnnc: error: this sweep has {total:,} runs, more than {MAX_RUNS:,}\n"
                       "  help: split it into several sweeps, or give fewer values")
@@ -34,7 +34,7 @@ def run_sweep(args) -> int:
     for spec, name in zip(specs, spec_names([Path(p).stem for p in args.specs])):
         base, datasets = spec["config"], {}
         seeds = [base.seed + i for i in range(args.seeds)]
-        for setting in grid or [{}]:
+        for setting in grid:
             config = override(base, **setting)
             for seed in seeds:
                 if seed not in datasets:
@@ -48,7 +48,7 @@ def run_sweep(args) -> int:
                        base, spec["data_text"])
         info["data"].update({k: v for k, v in datasets[seeds[0]].describe().items() if k != "fingerprint"})
         info["data"]["fingerprints"] = {str(s): d.fingerprint for s, d in datasets.items()}
-        described.append({"name": name, **info["spec"], "model": info["model"], "data": info["data"],
+        described.append({"name": name, "file": info["spec"]["name"], "sha256": info["spec"]["sha256"], "model": info["model"], "data": info["data"],
                           "train": {k: info[k] for k in ("epochs", "batch", "optimizer")}})
     journal, began = Journal(target), time.perf_counter()
     done = train_missing(executor_of(args), f"sweep of {len(runs)} runs", [r.task for r in runs],

@@ -87,7 +87,7 @@ def _process_map(function, items, jobs, on_done) -> list:
 def _ray_map(function, items, executor: Executor, on_done, gpus: bool) -> list:
     ray = import_ray()
     started = connect(ray, executor)
-    remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(function)
+    remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_call)
     results: list = [None] * len(items)
     waiting, pending = list(enumerate(items)), {}
     limit = executor.jobs or len(items)
@@ -95,7 +95,7 @@ def _ray_map(function, items, executor: Executor, on_done, gpus: bool) -> list:
         while waiting or pending:
             while waiting and len(pending) < limit:
                 i, item = waiting.pop(0)
-                pending[remote.remote(item)] = i
+                pending[remote.remote(function, item)] = i
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 i = pending.pop(ref)
@@ -112,6 +112,11 @@ def _ray_map(function, items, executor: Executor, on_done, gpus: bool) -> list:
     return results
 
 
+def _call(function, item):
+    """The Ray task: any picklable callable (a builtin, a partial) runs, not only plain functions."""
+    return function(item)
+
+
 def import_ray():
     """The `ray` module, or TrainError with the command that installs it."""
     try:
@@ -123,22 +128,22 @@ def import_ray():
 
 def connect(ray, executor: Executor) -> bool:
     """Join the cluster at `executor.address`, or start a local instance; True when qnnc started
-    the connection (and so shuts it down). An unreachable address fails in seconds, not minutes."""
+    the connection (and so shuts it down). An unreachable address fails in seconds, not minutes
+    (Ray itself retries for minutes), even when this process already has an instance."""
+    address = executor.address
+    if address is not None and address != "auto":
+        _reachable(address)
     if ray.is_initialized():
         return False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
-             "logging_level": "error"}
-    address = executor.address
+    quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": "error"}
     if address is None:
         options = {"num_cpus": executor.jobs} if executor.jobs else {}
         try:
-            ray.init(**options, **quiet)
+            ray.init(**options, include_dashboard=False, **quiet)
         except Exception as error:  # Ray raises RuntimeError, ConnectionError, ValueError, …
             raise TrainError(f"cannot start a local Ray instance: {_one_line(error)}",
                              "run `ray start --head` and pass --address, or use --executor local") from None
         return True
-    if address != "auto":
-        _reachable(address)
     try:
         ray.init(address=address, **({} if address.startswith("ray://") else quiet))
     except Exception as error:

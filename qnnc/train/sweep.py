@@ -39,8 +39,8 @@ class SweepRun:
 
 
 def settings(epochs=None, batch=None, lr=None) -> list[dict]:
-    """Every combination of the values given, in the order given (epochs slowest, lr fastest); an
-    axis left out (None) keeps each spec's own value."""
+    """Every combination of the values given, in the order given (epochs slowest, lr fastest), as
+    override dicts; an axis left out (None) keeps each spec's own value, so no axes give `[{}]`."""
     axes = [(name, values) for name, values in (("epochs", epochs), ("batch", batch), ("lr", lr)) if values]
     return [dict(zip([name for name, _ in axes], combo)) for combo in itertools.product(*(v for _, v in axes))]
 
