@@ -13,6 +13,7 @@ from ..check.train import check_train
 from ..syntax.parse import parse_text
 from .command import Command
 from .options import add_limit_options
+from .run_options import add_run_command
 
 LEVEL_HELP = "optimisation level 0-3 (default 2; 3 searches placements and pass orders)"
 FORCE_HELP = "move an existing output that qnnc did not write aside (to NAME.old-N) instead of refusing"
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compile_commands(commands)
     _target_options(show, required=False)
     add_train_commands(commands)
+    add_run_command(commands)
 
     for sub in (check, show, *(commands.choices[c] for c in ("compile", "draw", "train", "baseline"))):
         add_limit_options(sub)
