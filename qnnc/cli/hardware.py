@@ -38,7 +38,7 @@ def run_hardware(args) -> int:
     except Failure as failure:
         print(failure, file=sys.stderr)
         return 1
-    folder = _run_folder(args)
+    folder = _run_folder(args, create=not args.estimate)
     compiled = _compiled(args)
     if isinstance(compiled, int):
         return compiled
@@ -68,8 +68,9 @@ def run_hardware(args) -> int:
     return 0
 
 
-def _run_folder(args) -> Path:
-    """RUN, created if missing; an existing one only if it holds nothing but a run's own files."""
+def _run_folder(args, create: bool) -> Path:
+    """RUN, created if missing (and `create`); an existing one only if it holds nothing but a
+    run's own files."""
     folder = destination(args.output, (args.spec,), kind="folder")
     if folder.exists():
         if not folder.is_dir():
@@ -78,7 +79,8 @@ def _run_folder(args) -> Path:
         if foreign:
             raise UserError(f"`{args.output}` holds files `qnnc run` did not write (`{foreign[0]}`)",
                             "choose another -o; an existing run folder is reused only to resume that run")
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
