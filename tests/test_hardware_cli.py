@@ -89,3 +89,17 @@ def test_a_folder_of_other_files_is_refused(spec, tmp_path, capsys):
 def test_a_target_without_a_device_is_one_clear_error(spec, tmp_path, capsys):
     assert run(["run", str(spec), "--target", "line_5", "-o", str(tmp_path / "run"), "--estimate"]) == 1
     assert "qnnc: error: target `line_5` is not a device qnnc can submit to" in capsys.readouterr().err
+
+
+def test_every_command_in_docs_hardware_parses():
+    import shlex
+    from pathlib import Path
+
+    from qnnc.cli import build_parser
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
+    lines = [line for line in doc.read_text().splitlines() if line.startswith("qnnc run ")]
+    assert len(lines) >= 5
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        assert args.command == "run" and args.target in ("ibm_brisbane", "quantinuum_h2")

@@ -42,7 +42,6 @@ class IBMExecutor:
     def run(self, batches: Sequence[tuple[int, np.ndarray]], seed: int) -> list[np.ndarray]:
         """Probabilities (rows, 2^k) per (template index, slot values (rows, slots)) batch, from one
         job (or the journal, when this very job finished before)."""
-        batches = [(t, v) for t, v in batches]
         live = [(t, v) for t, v in batches if len(v)]
         counts = self._counts(live, seed) if live else []
         found = iter(counts)
