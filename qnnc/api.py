@@ -26,8 +26,10 @@ from .emit.report import compile_files, compile_manifest, report_markdown
 from .execute.hardware import HardwareOptions
 from .execute.modes import with_mode
 from .quantum.lower import lower_block
+from .runtime import QuantumBlockModule
 from .runtime.circuit import BlockCircuit, from_block
 from .runtime.modes import NEEDS_TARGET, Mode, parse_mode
+from .runtime.threads import resolve_threads
 from .syntax.parse import parse_text
 from .syntax.source import read_source
 from .targets import Target, load_target
@@ -120,18 +122,26 @@ class Compiled:
 
     def module(self, name: str | None = None, *, seed: int = 0, mode: str | Mode = "exact",
                shots: int | None = None, hardware: HardwareOptions | None = None,
-               mitigate_readout: bool = False) -> nn.Module:
+               mitigate_readout: bool = False, threads: int | str | None = None) -> nn.Module:
         """A fresh nn.Module. `mode`: "exact" (default), "shots=N", "noisy" (the compiled circuit
         as a density matrix with the target's calibrated errors, up to 10 qubits), "backend" (the
         compiled circuits on qiskit-aer with the target's noise, `shots` each, parameter-shift
         gradients; needs a target with calibration data) or "hardware" (the same circuits on the
         target's vendor device, or with `hardware=HardwareOptions(local=True)` its local mode;
-        docs/hardware.md). `mitigate_readout` inverts the target's readout errors in the last two."""
+        docs/hardware.md). `mitigate_readout` inverts the target's readout errors in the last two.
+        `threads`: the CPU threads of the quantum layers, an int or "auto" (default $QNNC_THREADS,
+        else "auto": the cores free at each call; docs/performance.md)."""
         mode = parse_mode(mode, shots)
+        resolve_threads(threads)
         if mode.name not in NEEDS_TARGET:
-            return instantiate(self.code(name), seed=seed, mode=str(mode))
-        return with_mode(instantiate(self.code(name), seed=seed), mode, self.compiled_model, seed,
-                         hardware=hardware, mitigate_readout=mitigate_readout)
+            module = instantiate(self.code(name), seed=seed, mode=str(mode))
+        else:
+            module = with_mode(instantiate(self.code(name), seed=seed), mode, self.compiled_model, seed,
+                               hardware=hardware, mitigate_readout=mitigate_readout)
+        for block in module.modules():
+            if isinstance(block, QuantumBlockModule):
+                block.threads = threads
+        return module
 
     @property
     def report(self) -> str:

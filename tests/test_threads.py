@@ -240,3 +240,24 @@ def test_without_grad_the_scope_passes_tensors_through():
         assert scope.input(x) is x and scope.output(x) is x
     frozen = inputs(requires_grad=False)[0]
     assert scope.input(frozen) is frozen and scope.output(x) is x  # nothing wrapped: no scope
+
+
+def test_layers_and_compiled_modules_take_a_thread_count(monkeypatch):
+    """`threads=` reaches every quantum block, bad values fail at construction, and a forward
+    and backward leave torch's own count as it was."""
+    import qnnc
+    from qnnc.runtime import QuantumBlockModule
+
+    compiled = qnnc.compile("specs/henderson.qnn")
+    module = compiled.module(threads=1)
+    blocks = [m for m in module.modules() if isinstance(m, QuantumBlockModule)]
+    assert blocks and all(b.threads == 1 for b in blocks)
+    with pytest.raises(ValueError, match="threads"):
+        compiled.module(threads=0)
+    before = torch.get_num_threads()
+    auto = compiled.module(threads="auto")
+    x = torch.rand(2, 1, 28, 28)  # henderson's input
+    for p in auto.parameters():
+        p.requires_grad_(True)
+    auto(x).sum().backward()
+    assert torch.get_num_threads() == before

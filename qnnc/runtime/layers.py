@@ -8,6 +8,7 @@ over image patches, `QDense` (and its alias `QNN`) applies it to each flattened 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -21,6 +22,7 @@ from .exact import ExactRunner
 from .modes import Mode, parse_mode
 from .noisy import NoiseModel, NoisyRunner
 from .shots import ShotsRunner
+from .threads import BackwardScope, choose, resolve_threads, using
 
 Tensor = torch.Tensor
 
@@ -56,15 +58,19 @@ class QuantumBlockModule(nn.Module):
     `circuit` is a `BlockCircuit` (or an `ir.QuantumBlock`, expanded on the spot). `mode` is
     "exact", "shots" (with `shots=N`, or written "shots=N") or "noisy" (with `noise`). `seed`
     initialises trainable weights and seeds shot sampling. `memory_budget` (bytes, or "2GiB")
-    bounds the memory of one chunk of samples ($QNNC_MEMORY_BUDGET, else 2 GiB).
+    bounds the memory of one chunk of samples ($QNNC_MEMORY_BUDGET, else 2 GiB). `threads` (an
+    int, or "auto": the cores free at each call; default $QNNC_THREADS, else "auto") is the CPU
+    thread count of its forward and backward (`qnnc.runtime.threads`).
     """
 
     def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, *, mode: str = "exact", shots: int | None = None,
                  seed: int = 0, noise: NoiseModel | None = None, memory_budget: int | str | None = None,
-                 fuse_width: int = 4):
+                 fuse_width: int = 4, threads: int | str | None = None):
         super().__init__()
         circuit = from_block(circuit) if isinstance(circuit, ir.QuantumBlock) else circuit
         self.circuit, self.seed, self.memory_budget = circuit, seed, memory_budget
+        resolve_threads(threads)  # a bad value fails here, not at the first call
+        self.threads = threads
         parsed = parse_mode(mode, shots)
         if parsed.name == "backend":
             raise ValueError("`backend` mode runs the compiled circuits: build the model with "
@@ -98,12 +104,19 @@ class QuantumBlockModule(nn.Module):
         c = self.circuit
         if c.outputs == 0 or features.shape[0] == 0:  # nothing to simulate; keep the shape contract
             return features.new_zeros(features.shape[0], c.outputs)
-        weights = {w.name: self._weight_view(w) for w in c.weights}
         limit = memory.budget(self.memory_budget)
         what = f"a {c.qubits}-qubit block in `{self.mode}` mode"
-        out = memory.chunked(lambda part: self._run(part, weights, limit), features,
-                             self.bytes_per_sample(features.element_size()), limit, what)
-        return out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
+        on_cpu = features.device.type == "cpu"
+        scope = BackwardScope(lambda: choose(self.threads)) if on_cpu else None
+        with using(choose(self.threads)) if on_cpu else contextlib.nullcontext():
+            if scope is not None:
+                features = scope.input(features)
+            weights = {w.name: self._weight_view(w) if scope is None else scope.input(self._weight_view(w))
+                       for w in c.weights}
+            out = memory.chunked(lambda part: self._run(part, weights, limit), features,
+                                 self.bytes_per_sample(features.element_size()), limit, what)
+            out = out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
+        return out if scope is None else scope.output(out)
 
     def _weight_view(self, w: ir.WeightTensor) -> Tensor:
         t = self.weight(w.name)
@@ -143,7 +156,7 @@ def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: s
                          f"input with `.to({dtype})` or the layer with `.to({x.dtype})`"
                          if x.dtype.is_floating_point else
                          f"expected a floating-point input of dtype {dtype}, got {x.dtype}")
-    if not torch.isfinite(x).all():
+    if x.numel() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # one reduction pass usually
         bad = (~torch.isfinite(x)).sum().item()
         raise ValueError(f"input contains {bad} NaN or infinite value(s); quantum layers need finite inputs")
 
@@ -189,8 +202,12 @@ class Quanv(nn.Module):
             raise ValueError(f"a {self.kernel}×{self.kernel} kernel with padding {self.padding} does not fit "
                              f"a {height}×{width} image")
         x = x.reshape(batch * self.groups, self.channels // self.groups, height, width)  # groups as samples
-        patches = functional.unfold(x, self.kernel, padding=self.padding, stride=self.stride)  # (B·g, C/g·k², L)
-        values = self.block(patches.transpose(1, 2).reshape(-1, patches.shape[1]))  # (B·g·L, F·m)
+        if self.padding:
+            x = functional.pad(x, (self.padding,) * 4)
+        k, s = self.kernel, self.stride
+        windows = x.unfold(2, k, s).unfold(3, k, s)  # a view (B·g, C/g, H', W', k, k)
+        patches = windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, self.block.circuit.features)  # one copy
+        values = self.block(patches)  # (B·g·L, F·m)
         outputs = self.block.circuit.outputs
         return values.reshape(batch, self.groups, out_h * out_w, outputs).transpose(2, 3) \
             .reshape(batch, self.groups * outputs, out_h, out_w)

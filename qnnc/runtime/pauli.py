@@ -39,14 +39,101 @@ def bloch(vectors: Tensor, keep: str = PAULIS) -> Tensor:
     return torch.stack([parts[p]() for p in keep], dim=-2)
 
 
-def features(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:
-    """Π_q b_q(P_q) for every kept Pauli string, (…, T^n, N), qubit 0 the leading index. Samples
-    are the last (contiguous) axis so each Kronecker step is a plain vectorised product."""
-    out = None
-    for v, keep in zip(product_vectors(program, values, dtype, device).unbind(0), components):
-        b = bloch(v, keep)
-        out = b if out is None else (out.unsqueeze(-2) * b.unsqueeze(-3)).flatten(-3, -2)
+def factors(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> list[Tensor]:
+    """Each qubit's kept Bloch components b_q(P_q), (…, T_q, N), samples last. A qubit prepared
+    by one rx/ry data rotation θ alone has b = (1, 0, -sin θ, cos θ) / (1, sin θ, 0, cos θ):
+    read straight from its angle, with no state vector."""
+    direct = _direct_factors(program, values, components)
+    if direct is not None:
+        return direct
+    vectors = product_vectors(program, values, dtype, device).unbind(0)
+    return [bloch(v, keep) for v, keep in zip(vectors, components)]
+
+
+_ROTATION_BLOCH = {"ry": {"I": "one", "X": "sin", "Z": "cos"}, "rx": {"I": "one", "Y": "-sin", "Z": "cos"}}
+
+
+def _direct_factors(program: FusedProgram, values: dict, components: tuple[str, ...]) -> list[Tensor] | None:
+    ops = program.product
+    if not all(len(q) == 1 and q[0].name in _ROTATION_BLOCH and program.reads_data(q[0]) and
+               set(keep) <= set(_ROTATION_BLOCH[q[0].name]) for q, keep in zip(ops, components)):
+        return None
+    columns = [program.plan.column[q[0].slots[0]][1] for q in ops]
+    data = values["data"]
+    theta = (data[..., columns[0]: columns[0] + len(columns)] if columns == list(range(columns[0], columns[0] + len(columns)))
+             else data[..., columns]).movedim(-1, 0)  # (n, …, N), samples last: a view, or one gather
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    pick = {"one": lambda: torch.ones_like(cos), "cos": lambda: cos, "sin": lambda: sin, "-sin": lambda: -sin}
+    rows = [tuple(_ROTATION_BLOCH[q[0].name][p] for p in keep) for q, keep in zip(ops, components)]
+    if len(set(rows)) == 1:  # every qubit alike (an encoding layer): one stack for all
+        return list(torch.stack([pick[r]() for r in rows[0]], dim=1).unbind(0))
+    return [torch.stack([pick[r]()[q] for r in row]) for q, row in enumerate(rows)]
+
+
+def kron_rows(parts: list[Tensor]) -> Tensor:
+    """Π_q parts[q][P_q] for every index tuple, (…, Π T_q, N), the first part most significant:
+    neighbours paired level by level, so only the last product is full-sized."""
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) % 2:
+        rest = kron_rows(parts[1:])
+        return (parts[0].unsqueeze(-2) * rest.unsqueeze(-3)).flatten(-3, -2)
+    pairs = [(a.unsqueeze(-2) * b.unsqueeze(-3)).flatten(-3, -2) for a, b in zip(parts[::2], parts[1::2])]
+    return kron_rows(pairs)
+
+
+def _kron_writes(sizes: list[int]) -> int:
+    """Values per sample that `kron_rows` writes for parts of these sizes."""
+    if len(sizes) <= 1:
+        return 0
+    if len(sizes) % 2:
+        rest = sizes[1:]
+        return _kron_writes(rest) + sizes[0] * _product(rest)
+    pairs = [a * b for a, b in zip(sizes[::2], sizes[1::2])]
+    return sum(pairs) + _kron_writes(pairs)
+
+
+def _product(sizes) -> int:
+    out = 1
+    for s in sizes:
+        out *= s
     return out
+
+
+def split_point(components: tuple[str, ...], rows: int) -> int:
+    """Where `contract` splits the qubits (0: not at all), by the values per sample each choice
+    reads and writes. `rows` is the number of measured values (× filters)."""
+    sizes = [len(keep) for keep in components]
+
+    def cost(h: int) -> float:
+        a, b = _product(sizes[:h]), _product(sizes[h:])
+        return _kron_writes(sizes[:h]) + _kron_writes(sizes[h:]) + b + (2 * rows * a if h else 0) + rows + rows * a * b / 16
+    return min(range(len(sizes)), key=lambda h: (cost(h), h))
+
+
+def arrange(coeffs: Tensor, components: tuple[str, ...], split: int) -> Tensor:
+    """C (…, T^n, m) as `contract` reads it for qubits split at `split`: (…, m·T_A, T_B)."""
+    a = _product(len(keep) for keep in components[:split])
+    lead, m = coeffs.shape[:-2], coeffs.shape[-1]
+    return coeffs.reshape(*lead, a, -1, m).movedim(-1, -3).reshape(*lead, m * a, -1)
+
+
+def contract(arranged: Tensor, parts: list[Tensor], split: int, chunk: int) -> Tensor:
+    """Σ_P C[P, k] Π_q b_q(P_q), (…, m, N): with F_A, F_B the Kronecker rows of the qubits before
+    and from `split`, (C_{k,a,·} · F_B) · F_A[a] summed over a — one matrix product reading T_B rows
+    instead of T^n. Samples go in chunks of `chunk`, so the intermediates stay in cache."""
+    samples = parts[0].shape[-1]
+    if samples > chunk:
+        pieces = [contract(arranged, [p[..., i: i + chunk] for p in parts], split, chunk)
+                  for i in range(0, samples, chunk)]
+        return torch.cat(pieces, dim=-1)
+    right = kron_rows(parts[split:])
+    out = arranged @ right  # one matrix product (a batched one when the rows depend on the filter)
+    if not split:
+        return out
+    left = kron_rows(parts[:split])  # (…, T_A, N)
+    out = out.unflatten(-2, (-1, left.shape[-2]))  # (…, m, T_A, N)
+    return (out * left.unsqueeze(-3)).sum(-2)
 
 
 def coefficients(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:

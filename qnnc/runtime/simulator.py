@@ -24,7 +24,8 @@ from .axes import apply_each, apply_shared
 from .circuit import amplitude_vector
 from .gates import complex_dtype
 from .program import Fused, Op, Permute, FusedProgram
-from .unitaries import block_unitaries, chain_layout, chain_products, group_matrices, op_matrices, permutation_index
+from .unitaries import (block_unitaries, chain_layout, chain_products, group_matrices, op_matrices, op_params,
+                         permutation_index)
 
 Tensor = torch.Tensor
 
@@ -58,6 +59,10 @@ def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: T
     for position in range(max(map(len, heads))):
         ops = [q[position] if position < len(q) else None for q in heads]
         kinds = {(o.name, o.controls, program.reads_data(o)) for o in ops if o is not None}
+        if vectors is None and None not in ops and len(kinds) == 1 and next(iter(kinds)) in ROTATIONS_ON_DATA:
+            (theta,) = op_params(program, ops, angles)
+            vectors = rotated_zero(ops[0].name, theta, sdtype)  # an encoding layer on |0…0⟩
+            continue
         if None not in ops and len(kinds) == 1:
             m = _samples_axis(group_matrices(program, ops, angles, sdtype, device), kinds.pop()[2])
         else:  # mixed: one matrix per qubit, identity where a qubit has no gate here
@@ -77,6 +82,22 @@ def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: T
         layout = chain_layout(tail_ops, ())
         tails = chain_products(program, layout, angles, sdtype, device)[list(layout.tails)]
     return _align(tails, vectors.dim()) @ _align(vectors, tails.dim())
+
+
+ROTATIONS_ON_DATA = {(name, 0, True) for name in ("rx", "ry", "rz")}
+
+
+def rotated_zero(name: str, theta: Tensor, sdtype) -> Tensor:
+    """R(θ)|0⟩ for R = rx, ry or rz and angles θ (…, N): (…, 2, N), built from cos and sin of θ/2
+    directly (the matrices' first columns, without the matrices)."""
+    half = theta * 0.5
+    c, s = torch.cos(half), torch.sin(half)
+    if name == "ry":
+        return torch.stack([c, s], dim=-2).to(sdtype)
+    zero = torch.zeros_like(c)
+    if name == "rx":  # (cos, -i sin)
+        return torch.stack([torch.complex(c, zero), torch.complex(zero, -s)], dim=-2)
+    return torch.stack([torch.complex(c, -s), torch.complex(zero, zero)], dim=-2)  # rz: (e^{-iθ/2}, 0)
 
 
 def _align(t: Tensor, rank: int) -> Tensor:

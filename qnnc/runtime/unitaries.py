@@ -31,11 +31,22 @@ def group_matrices(program: FusedProgram, members: list[Op], angles: dict, sdtyp
     name, controls, data = members[0].name, members[0].controls, program.reads_data(members[0])
     if not members[0].slots:
         return gate_matrix(name, (), controls, sdtype, device).expand(len(members), -1, -1)
-    source = angles["data" if data else "shared"]
-    params = [source[..., [program.plan.column[op.slots[k]][1] for op in members]].movedim(-1, 0)
-              for k in range(len(members[0].slots))]  # each (G, *B, N or 1)
-    m = gate_matrix(name, params, controls, sdtype, device)  # (G, *B, N or 1, d, d)
+    m = gate_matrix(name, op_params(program, members, angles), controls, sdtype, device)  # (G, *B, N or 1, d, d)
     return m.movedim(-3, -1) if data else m.squeeze(-3)  # samples last, or no sample axis
+
+
+def op_params(program: FusedProgram, members: list[Op], angles: dict) -> list[Tensor]:
+    """The angles of ops of one gate kind, one tensor (G, *B, N or 1) per gate parameter: a view
+    of the angle tensor when the ops' columns are consecutive, else one gather."""
+    source = angles["data" if program.reads_data(members[0]) else "shared"]
+    out = []
+    for k in range(len(members[0].slots)):
+        columns = [program.plan.column[op.slots[k]][1] for op in members]
+        first = columns[0]
+        picked = source[..., first: first + len(columns)] if columns == list(range(first, first + len(columns))) \
+            else source[..., columns]
+        out.append(picked.movedim(-1, 0))
+    return out
 
 
 def op_matrices(program: FusedProgram, ops, angles: dict, sdtype, device) -> dict[int, Tensor]:

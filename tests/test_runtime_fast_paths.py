@@ -1,0 +1,94 @@
+"""The runtime's fast forms compute exactly what the plain ones do: the pulled-back observables
+contracted at every split point and in cache-sized chunks, Bloch factors read straight from
+rx/ry angles, encoding layers built as R(θ)|0⟩ without their matrices, and patches taken as
+strided windows; and all of it against qiskit (`block_reference`) to 1e-12 in float64."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional
+
+from qnnc.runtime import Quanv, from_block, gate_matrix
+from qnnc.runtime import pauli
+from qnnc.runtime.angles import evaluate_angles
+from qnnc.runtime.simulator import product_vectors, rotated_zero
+from test_runtime import block_reference, close, module_for, spec_layer
+
+ENCODINGS = ["angle(ry, scale=pi)", "angle(rx)", "angle(ry)\n  encode angle(rz)"]
+
+
+def pauli_module(encoding: str, qubits: int, filters: int, measure: str = "z"):
+    layer = spec_layer(f"encode {encoding}\n random_layers(layers=2, seed=3)\n measure {measure}",
+                       f"image({qubits}, 1, 1)", f"quanv(kernel=1, filters={filters}, trainable=false)")
+    circuit = from_block(layer.block)
+    module = module_for(circuit)
+    weights = {w.name: module._weight_view(w) for w in circuit.weights}
+    return circuit, module, weights
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("qubits,filters", [(2, 1), (3, 2), (4, 1), (4, 4), (5, 3)])
+def test_every_split_point_and_chunk_size_gives_the_same_values(encoding, qubits, filters):
+    circuit, module, weights = pauli_module(encoding, qubits, filters)
+    runner = module.runner
+    program = runner.program
+    data = torch.rand(37, qubits, dtype=torch.float64) * 4 - 2
+    values = evaluate_angles(program.plan, data, weights)
+    components = pauli.kept_components(program, circuit.features, weights)
+    coefficients = pauli.coefficients(program, values, components, torch.float64, data.device)
+    parts = pauli.factors(program, values, components, torch.float64, data.device)
+    results = [pauli.contract(pauli.arrange(coefficients, components, split), parts, split, chunk)
+               for split in range(qubits) for chunk in (5, 1024)]
+    for result in results[1:]:
+        close(result.numpy(), results[0].numpy(), 1e-12)
+    runner.components, runner.uses_pauli = components, (lambda samples, weights: True)
+    fast = module(data).detach().numpy()
+    fixed = {k: v.numpy() for k, v in module.fixed.named_buffers()}
+    close(fast, block_reference(circuit, data.numpy(), fixed), 1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["angle(ry, scale=pi)", "angle(rx)"])
+def test_direct_bloch_factors_equal_the_state_vectors(encoding):
+    circuit, module, weights = pauli_module(encoding, 3, 2)
+    program = module.runner.program
+    data = torch.rand(11, 3, dtype=torch.float64) * 6 - 3
+    values = evaluate_angles(program.plan, data, weights)
+    components = pauli.kept_components(program, circuit.features, weights)
+    direct = pauli._direct_factors(program, values, components)
+    assert direct is not None  # the fast form applies to a single rx/ry per qubit
+    vectors = product_vectors(program, values, torch.float64, data.device).unbind(0)
+    for fast, v, keep in zip(direct, vectors, components):
+        close(fast.numpy(), pauli.bloch(v, keep).numpy(), 1e-12)
+
+
+def test_split_point_prefers_smaller_intermediates():
+    assert pauli.split_point(("IXZ",) * 4, 4) == 1  # one filter: C·F_B reads 27 rows, not 81
+    assert pauli.split_point(("IZ",), 1) == 0
+
+
+@pytest.mark.parametrize("name", ["rx", "ry", "rz"])
+def test_rotated_zero_is_the_first_column_of_the_gate(name):
+    theta = torch.linspace(-7, 7, 13, dtype=torch.float64).reshape(1, 13)
+    ours = rotated_zero(name, theta, torch.complex128)  # (1, 2, N)
+    matrix = gate_matrix(name, [theta], 0, torch.float64)  # (1, N, 2, 2)
+    close(ours.numpy(), matrix[..., :, 0].movedim(-1, -2).numpy(), 1e-15)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,channels,groups", [
+    (2, 2, 0, 1, 1), (2, 1, 0, 1, 1), (3, 2, 1, 1, 1), (2, 2, 0, 2, 1), (2, 3, 1, 2, 2)])
+def test_strided_windows_are_the_unfolded_patches(kernel, stride, padding, channels, groups):
+    qubits = channels // groups * kernel * kernel
+    layer = spec_layer(f"encode angle(ry, scale=pi)\n basic_entangler(layers=1)\n measure z", f"image({channels}, 7, 6)",
+                       f"quanv(kernel={kernel}, stride={stride}, padding={padding}, groups={groups})")
+    module = Quanv(layer.block, kernel, stride, padding, groups=groups).double()
+    x = torch.rand(3, channels, 7, 6, dtype=torch.float64)
+    out = module(x)
+    per_group = x.reshape(3 * groups, channels // groups, 7, 6)
+    patches = functional.unfold(per_group, kernel, padding=padding, stride=stride)
+    expected = module.block(patches.transpose(1, 2).reshape(-1, qubits))
+    h, w = module.output_size(7, 6)
+    expected = expected.reshape(3, groups, h * w, -1).transpose(2, 3).reshape(3, -1, h, w)
+    close(out.detach().numpy(), expected.detach().numpy(), 1e-15)
+    assert math.prod(out.shape) == 3 * groups * qubits * h * w
