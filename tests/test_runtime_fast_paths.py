@@ -80,7 +80,7 @@ def test_rotated_zero_is_the_first_column_of_the_gate(name):
     (2, 2, 0, 1, 1), (2, 1, 0, 1, 1), (3, 2, 1, 1, 1), (2, 2, 0, 2, 1), (2, 3, 1, 2, 2)])
 def test_strided_windows_are_the_unfolded_patches(kernel, stride, padding, channels, groups):
     qubits = channels // groups * kernel * kernel
-    layer = spec_layer(f"encode angle(ry, scale=pi)\n basic_entangler(layers=1)\n measure z", f"image({channels}, 7, 6)",
+    layer = spec_layer("encode angle(ry, scale=pi)\n basic_entangler(layers=1)\n measure z", f"image({channels}, 7, 6)",
                        f"quanv(kernel={kernel}, stride={stride}, padding={padding}, groups={groups})")
     module = Quanv(layer.block, kernel, stride, padding, groups=groups).double()
     x = torch.rand(3, channels, 7, 6, dtype=torch.float64)
