@@ -30,30 +30,12 @@ def run_sweep(args) -> int:
     specs = [_spec(args, path) for path in args.specs]
     inputs = tuple(path for spec in specs for path in spec["inputs"])
     target = destination(args.output, inputs, kind="folder")  # a bad -o fails before training
-    runs, keys, labels, described = [], {}, {}, []  # keys and labels by id(task): the tasks live as long as `runs`
-    for spec, name in zip(specs, spec_names([Path(p).stem for p in args.specs])):
-        base, datasets = spec["config"], {}
-        seeds = [base.seed + i for i in range(args.seeds)]
-        for setting in grid:
-            config = override(base, **setting)
-            for seed in seeds:
-                if seed not in datasets:
-                    datasets[seed] = fit_to_model(spec["load"](seed), spec["model"])
-                run = SweepRun(Path(spec["path"]).name, name, Task("spec", spec["model"], config, datasets[seed],
-                                                                   seed, args.device))
-                runs.append(run)
-                labels[id(run.task)] = run.label
-                keys[id(run.task)] = run_key(run.task, {"spec": sha256(spec["source"]), "data": spec["data_text"]})
-        info = context("sweep", Namespace(**{**vars(args), "spec": spec["path"]}), spec["source"], spec["model"],
-                       base, spec["data_text"])
-        info["data"].update({k: v for k, v in datasets[seeds[0]].describe().items() if k != "fingerprint"})
-        info["data"]["fingerprints"] = {str(s): d.fingerprint for s, d in datasets.items()}
-        described.append({"name": name, "file": info["spec"]["name"], "sha256": info["spec"]["sha256"], "model": info["model"], "data": info["data"],
-                          "train": {k: info[k] for k in ("epochs", "batch", "optimizer")}})
+    runs, described = _plan(args, specs, grid)
     journal, began = Journal(target), time.perf_counter()
+    by_task = {id(run.task): run for run in runs}  # the tasks live as long as `runs`
     done = train_missing(executor_of(args), f"sweep of {len(runs)} runs", [r.task for r in runs],
-                         lambda task: keys[id(task)], journal, label=lambda task: labels[id(task)])
-    results = [(run, done[keys[id(run.task)]]) for run in runs]
+                         lambda task: by_task[id(task)].key, journal, label=lambda task: by_task[id(task)].label)
+    results = [(run, done[run.key]) for run in runs]
     info = {"command": "sweep", "specs": described, "settings": grid, "seeds": args.seeds,
             "device": args.device, "mode": "exact"}
     for line in write_output(args.output, sweep_files(results, info), force=args.force, inputs=inputs).messages():
@@ -63,6 +45,30 @@ def run_sweep(args) -> int:
     sys.stdout.write(sweep_markdown(summarize([sweep_row(r, res) for r, res in results]), info))
     print(f"wrote {args.output} ({len(runs)} runs, {done.resumed} resumed, {time.perf_counter() - began:.1f}s)")
     return 0
+
+
+def _plan(args, specs: list[dict], grid: list[dict]) -> tuple[list[SweepRun], list[dict]]:
+    """Every run (spec, then setting, then seed) and each spec as the manifest describes it. Each seed's data is loaded once per spec and shared by its settings."""
+    runs, described = [], []
+    for spec, name in zip(specs, spec_names([Path(s["path"]).stem for s in specs])):
+        base, datasets = spec["config"], {}
+        seeds = [base.seed + i for i in range(args.seeds)]
+        inputs = {"spec": sha256(spec["source"]), "data": spec["data_text"]}
+        for setting in grid:
+            config = override(base, **setting)
+            for seed in seeds:
+                if seed not in datasets:
+                    datasets[seed] = fit_to_model(spec["load"](seed), spec["model"])
+                task = Task("spec", spec["model"], config, datasets[seed], seed, args.device)
+                runs.append(SweepRun(Path(spec["path"]).name, name, task, run_key(task, inputs)))
+        info = context("sweep", Namespace(**{**vars(args), "spec": spec["path"]}), spec["source"], spec["model"],
+                       base, spec["data_text"])
+        info["data"].update({k: v for k, v in datasets[seeds[0]].describe().items() if k != "fingerprint"})
+        info["data"]["fingerprints"] = {str(s): d.fingerprint for s, d in datasets.items()}
+        described.append({"name": name, "file": info["spec"]["name"], "sha256": info["spec"]["sha256"],
+                          "model": info["model"], "data": info["data"],
+                          "train": {k: info[k] for k in ("epochs", "batch", "optimizer")}})
+    return runs, described
 
 
 def _spec(args, path: str) -> dict:

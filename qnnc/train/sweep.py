@@ -18,12 +18,13 @@ from .report import manifest
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One run of a sweep: the spec it comes from (`spec`, its file name; `name`, unique in the sweep)
-    and its `task` (the spec's model with one setting and one seed)."""
+    """One run of a sweep: the spec it comes from (`spec`, its file name; `name`, unique in the sweep),
+    its `task` (the spec's model with one setting and one seed) and its journal `key` (`run_key`)."""
 
     spec: str
     name: str
     task: Task
+    key: str
 
     @property
     def setting(self) -> dict:
