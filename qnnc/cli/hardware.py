@@ -34,7 +34,7 @@ OURS = {FILE_NAME, "run.json"}
 
 def run_hardware(args) -> int:
     try:
-        source, model, config, load, data_text = prepare(args)
+        _, model, config, load, data_text = prepare(args)
     except Failure as failure:
         print(failure, file=sys.stderr)
         return 1

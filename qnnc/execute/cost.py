@@ -39,10 +39,10 @@ class Pass:
     circuits: int
     shots: int
 
-    def __add__(self, other: "Pass") -> "Pass":
+    def __add__(self, other: Pass) -> Pass:
         return Pass(*(a + b for a, b in zip(self.astuple(), other.astuple())))
 
-    def __mul__(self, times: int) -> "Pass":
+    def __mul__(self, times: int) -> Pass:
         return Pass(*(a * times for a in self.astuple()))
 
     def astuple(self) -> tuple[int, int, int, int]:

@@ -136,7 +136,7 @@ class HardwareSession:
         try:
             self._service = QiskitRuntimeService()  # saved account or QISKIT_IBM_* variables, nothing else
             return self._service.backend(self.device.name)
-        except Exception as error:  # no account, no network, no access: all one answer for the user
+        except Exception as error:  # noqa: BLE001  (no account, no network, no access: one answer)
             raise UserError(f"cannot reach IBM Quantum device `{self.device.name}`: {type(error).__name__}",
                             "save an account with QiskitRuntimeService.save_account(...) or set "
                             "QISKIT_IBM_TOKEN (docs/hardware.md); or add --local to run its local stand-in") from None
@@ -157,7 +157,7 @@ class HardwareSession:
             return None
         try:
             return self._service.job(job_id)
-        except Exception:  # gone or not ours: submit again
+        except Exception:  # noqa: BLE001  (gone or not ours: submit again)
             return None
 
     def _connect(self) -> bool:
