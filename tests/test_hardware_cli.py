@@ -102,3 +102,10 @@ def test_every_command_in_docs_hardware_parses():
     for line in lines:
         args = build_parser().parse_args(shlex.split(line)[1:])
         assert args.command == "run" and args.target in ("ibm_brisbane", "quantinuum_h2")
+
+
+def test_backend_mode_needs_no_device_and_shows_its_cost(spec, tmp_path, capsys):
+    assert run(["run", str(spec), "--target", "line_5", "--mode", "backend", "-o", str(tmp_path / "run"),
+                "--samples", "4", "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "cost on line_5 (aer), 1,000 shots per circuit" in out and "inference on 4 test sample(s): 2 jobs" in out
