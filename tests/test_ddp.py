@@ -2,6 +2,7 @@
 each on one half of every batch, end with the weights of one process trained on the whole batches."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -58,6 +59,7 @@ def worker(rank: int, world: int, init: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned processes importing torch and qnnc: 25-50 s on 2 busy cores
 def test_two_ddp_processes_train_to_the_weights_of_one_on_the_combined_batch(tmp_path):
     out = str(tmp_path / "weights")
     mp.spawn(worker, args=(2, f"file://{tmp_path / 'rendezvous'}", out), nprocs=2, join=True)

@@ -33,8 +33,9 @@ ray.shutdown()
 
 @pytest.fixture(scope="module")
 def cluster():
-    """The address of a local Ray head with 2 CPUs; RAY_AUTH_* set for this process meanwhile."""
-    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    """The address of a local Ray head with 2 CPUs; RAY_AUTH_* (and no usage reports) set for this
+    process meanwhile."""
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_USAGE_STATS_ENABLED": "0"}
     saved = {k: os.environ.get(k) for k in token}
     os.environ.update(token)
     head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import socket
 from dataclasses import dataclass
 from typing import Callable
@@ -138,6 +139,7 @@ def connect(ray, executor: Executor) -> bool:
     quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": "error"}
     if address is None:
         options = {"num_cpus": executor.jobs} if executor.jobs else {}
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # qnnc sends nothing anywhere unless asked
         try:
             ray.init(**options, include_dashboard=False, **quiet)
         except Exception as error:  # Ray raises RuntimeError, ConnectionError, ValueError, …
