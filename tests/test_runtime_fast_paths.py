@@ -92,3 +92,25 @@ def test_strided_windows_are_the_unfolded_patches(kernel, stride, padding, chann
     expected = expected.reshape(3, groups, h * w, -1).transpose(2, 3).reshape(3, -1, h, w)
     close(out.detach().numpy(), expected.detach().numpy(), 1e-15)
     assert math.prod(out.shape) == 3 * groups * qubits * h * w
+
+
+@pytest.mark.parametrize("body,shape,layer", [
+    ("encode angle(ry, scale=pi)\n basic_entangler(layers=2, rotation=ry, entangle=ring)", "image(1, 4, 4)",
+     "quanv(kernel=2, stride=2)"),  # real: weight tails fold into the fused block
+    ("encode angle(rx)\n strongly_entangling(layers=2)", "vector(5)", "qdense(qubits=5)"),  # complex, wide
+])
+def test_gradients_of_the_fast_forms_match_finite_differences(body, shape, layer):
+    """gradcheck (finite differences, float64) through folded tails, encoding layers built as
+    R(θ)|0⟩ and the real-factor readout backward, with respect to the inputs and the weights."""
+    layer = spec_layer(f"{body}\n measure z", shape, layer)
+    circuit = from_block(layer.block)
+    module = module_for(circuit)
+    x = torch.rand(3, circuit.features, dtype=torch.float64, requires_grad=True)
+    names = [w.name for w in circuit.weights]
+
+    def run(x, *weights):
+        views = {w.name: value.unsqueeze(1) if circuit.filters > 1 else value.reshape(1, 1, *value.shape)
+                 for w, value in zip(circuit.weights, weights)}
+        return module.runner(x, views).reshape(x.shape[0], -1)
+    weights = [module.weights[n].detach().clone().requires_grad_(True) for n in names]
+    assert torch.autograd.gradcheck(run, (x, *weights), eps=1e-6, atol=1e-7)

@@ -79,9 +79,9 @@ def folds_last_step(program: FusedProgram) -> bool:
 
 class Readout(torch.autograd.Function):
     """Measured values table @ |ψ|², (…, m, N), of states ψ (…, 2^n, N) and a `readout_table`.
-    The backward, 2·ψ·(tableᵀ g), multiplies by the table in ψ's dtype — no state-sized
-    conversion of a real gradient to complex — then by ψ in place: one state-sized product
-    where autograd's, through |ψ|² of the real and imaginary views, makes several."""
+    The backward, 2·ψ·(tableᵀ g), is one real matrix product and one state-sized product with ψ
+    (a complex ψ times the real factor, promoted on the fly), where autograd's, through |ψ|² of
+    the real and imaginary views, makes several."""
 
     @staticmethod
     def forward(ctx, state: Tensor, table: Tensor) -> Tensor:
@@ -95,5 +95,5 @@ class Readout(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         state, table = ctx.saved_tensors
-        back = table.transpose(-1, -2).to(state.dtype) @ (grad + grad).to(state.dtype)
-        return back.mul_(state), None
+        back = table.transpose(-1, -2) @ (grad + grad)  # real: a quarter of a complex product's work
+        return (back.mul_(state) if not state.is_complex() else state * back), None
