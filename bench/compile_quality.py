@@ -1,9 +1,12 @@
 """Compile quality: qnnc -O3 beside `qiskit.transpile(optimization_level=3)` on the same circuits.
 
-For every example spec (specs/*.qnn) and IBM target, each quantum layer's logical circuit is
-compiled by qnnc at -O3 and, in the same run, by qiskit at optimization level 3 for the
-matching fake backend (FakeBrisbane, FakeTorino: the calibration snapshots our target files
-were generated from). qiskit receives the logical circuit through our OpenQASM 3 export, so
+Two sets: the example specs (specs/*.qnn), and circuits users write (`user_circuits.py`:
+strongly-entangling, hardware-efficient rings, QCNN, 3x3 quanv, IQP, amplitude). For every
+spec and IBM target, each quantum layer's logical circuit is compiled by qnnc at -O3 and, in
+the same run, by qiskit at optimization level 3 for the matching fake backend (FakeBrisbane,
+FakeTorino: the calibration snapshots our target files were generated from), at
+seed_transpiler 0, 1, 2 and 3, keeping qiskit's best (fewest 2q gates, then highest estimated
+success), as a qiskit user trying a few seeds would. qiskit receives the logical circuit through our OpenQASM 3 export, so
 both start from the same gates and the same symbolic (unbound) parameters. One adjustment:
 `u(θ, φ, λ)` reaches qiskit as rz(λ)·ry(θ)·rz(φ), equal up to global phase, because a
 parametrised `u` makes qiskit's BasisTranslator exponentially slow (Qiskit/qiskit#16520).
@@ -11,12 +14,12 @@ parametrised `u` makes qiskit's BasisTranslator exponentially slow (Qiskit/qiski
 Reported per circuit: two-qubit gate count and depth, estimated success probability (our
 `estimate_success` model on both results: product of (1 - error) over gates and final
 readouts, Rz free), and seconds. qnnc's seconds include lowering, the -O3 search and the
-verification of every candidate; qiskit's are its transpile call only.
+verification of the chosen candidate; qiskit's are its four transpile calls only.
 
-    python bench/compile_quality.py [--specs henderson,qcnn] [--targets ibm_brisbane] [--json out.json]
+    python bench/compile_quality.py [--sets examples,users] [--specs henderson,qcnn]
+                                    [--targets ibm_brisbane] [--json out.json]
 
-Goals (issue 3): total 2q <= 0.9 x qiskit's, no row worse than qiskit by more than 10%, each
-spec compiled in under 10 s at -O3.
+Goals (issue #13 point 4): per set, total 2q <= 0.9 x qiskit's and no row above qiskit's.
 """
 from __future__ import annotations
 
@@ -30,13 +33,28 @@ from pathlib import Path
 from pytket import Circuit, OpType
 from pytket.passes import DecomposeArbitrarilyControlledGates, DecomposeBoxes
 
-from qnnc.check import check_file
+from qnnc.check import check_file, check_text
 from qnnc.targets import load_target
 from qnnc.compiler.compile import compile_for_target
 from qnnc.emit.export import to_qasm3
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from user_circuits import USER_CIRCUITS  # noqa: E402
+
 BACKENDS = {"ibm_brisbane": "FakeBrisbane", "ibm_torino": "FakeTorino"}
 SPECS = Path(__file__).resolve().parents[1] / "specs"
+QISKIT_SEEDS = (0, 1, 2, 3)
+SETS = {"examples": "the example specs (specs/*.qnn)", "users": "circuits users write (bench/user_circuits.py)"}
+
+
+def load_spec(spec: str):
+    """A checked program: a name in USER_CIRCUITS, else specs/<name>.qnn."""
+    if spec in USER_CIRCUITS:
+        program, diagnostics = check_text(USER_CIRCUITS[spec])
+    else:
+        program, diagnostics, _ = check_file(SPECS / f"{spec}.qnn")
+    assert not diagnostics, diagnostics
+    return program
 
 
 def qiskit_input(logical: Circuit):
@@ -97,8 +115,18 @@ def qiskit_metrics(circuit, target, measured: tuple[int, ...]) -> tuple[int, int
     return two_qubit, depth, math.exp(log_success)
 
 
-def run(specs: list[str], targets: list[str]) -> list[dict]:
+def best_qiskit(theirs, backend, target, measured) -> tuple[tuple[int, int, float], float]:
+    """qiskit's best result over QISKIT_SEEDS: (2q, 2q depth, success), and the seconds of all runs."""
     from qiskit import transpile
+
+    results, begin = [], time.perf_counter()
+    for seed in QISKIT_SEEDS:
+        out = transpile(theirs, backend, optimization_level=3, seed_transpiler=seed)
+        results.append(qiskit_metrics(out, target, measured))
+    return min(results, key=lambda r: (r[0], -r[2])), time.perf_counter() - begin
+
+
+def run(specs: list[str], targets: list[str], set_name: str) -> list[dict]:
     from qiskit_ibm_runtime import fake_provider
 
     rows = []
@@ -106,20 +134,16 @@ def run(specs: list[str], targets: list[str]) -> list[dict]:
         target = load_target(target_name)
         backend = getattr(fake_provider, BACKENDS[target_name])()
         for spec in specs:
-            program, diagnostics, _ = check_file(SPECS / f"{spec}.qnn")
-            assert not diagnostics, diagnostics
+            program = load_spec(spec)
             start = time.perf_counter()
             compiled = compile_for_target(program, target, 3)
             spec_seconds = time.perf_counter() - start
             for layer in compiled.layers:
                 for c in layer.circuits:
-                    theirs = qiskit_input(c.logical)
-                    begin = time.perf_counter()
-                    out = transpile(theirs, backend, optimization_level=3, seed_transpiler=0)
-                    q_seconds = time.perf_counter() - begin
-                    q2, qdepth, qsuccess = qiskit_metrics(out, target, layer.lowered.measured)
+                    (q2, qdepth, qsuccess), q_seconds = best_qiskit(qiskit_input(c.logical), backend, target,
+                                                                    layer.lowered.measured)
                     m = c.metrics
-                    rows.append(dict(target=target_name, spec=spec, circuit=c.name, qubits=layer.lowered.qubits,
+                    rows.append(dict(set=set_name, target=target_name, spec=spec, circuit=c.name, qubits=layer.lowered.qubits,
                                      logical_2q=m.logical.two_qubit, qnnc_2q=m.compiled.two_qubit, qiskit_2q=q2,
                                      qnnc_2q_depth=m.compiled.two_qubit_depth, qiskit_2q_depth=qdepth,
                                      qnnc_success=m.success, qiskit_success=qsuccess,
@@ -137,35 +161,44 @@ def _line(r: dict) -> str:
             f"{r['qiskit_seconds']:.2f} |")
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict], title: str) -> str:
+    """One set's table and summary lines."""
     head = ("| target | spec | circuit | qubits | logical 2q | qnnc 2q | qiskit 2q | ratio | qnnc 2q depth | "
             "qiskit 2q depth | qnnc est. success | qiskit est. success | qnnc s | qiskit s |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    lines = [f"## {title}", "", head, "|" + "---|" * (head.count("|") - 1)]
     lines += [_line(r) for r in rows]
     ours, theirs = sum(r["qnnc_2q"] for r in rows), sum(r["qiskit_2q"] for r in rows)
-    worst = max(rows, key=lambda r: (r["qnnc_2q"] - r["qiskit_2q"]) / max(r["qiskit_2q"], 1))
-    worst_ratio = worst["qnnc_2q"] / max(worst["qiskit_2q"], 1)
+    above = [r for r in rows if r["qnnc_2q"] > r["qiskit_2q"]]
+    lower = [r for r in rows if r["qnnc_success"] < r["qiskit_success"]]
     spec_times = {(r["target"], r["spec"]): r["spec_seconds"] for r in rows}
     slowest = max(spec_times.items(), key=lambda item: item[1])
     lines += ["", "qnnc -O3 seconds per spec (lowering, search, verification): " + ", ".join(
         f"{spec} on {target} {seconds:.2f}" for (target, spec), seconds in spec_times.items())]
-    lines += ["", f"total 2q: qnnc {ours}, qiskit {theirs}, ratio {ours / theirs:.3f} "
+    lines += ["", f"Σ 2q: qnnc {ours}, qiskit {theirs}, ratio {ours / theirs:.3f} "
               f"({'meets' if ours <= 0.9 * theirs else 'misses'} the 0.9 goal)",
-              f"worst row: {worst['target']} {worst['circuit']} of {worst['spec']}: {worst_ratio:.2f}× qiskit "
-              f"({'within' if worst_ratio <= 1.1 else 'beyond'} the 10% allowance)",
-              f"slowest spec at -O3: {slowest[0][1]} on {slowest[0][0]}, {slowest[1]:.2f} s "
-              f"({'under' if slowest[1] < 10 else 'over'} the 10 s goal)"]
+              f"rows with more 2q gates than qiskit: {len(above)}"
+              + "".join(f"; {r['target']} {r['circuit']} of {r['spec']} ({r['qnnc_2q']} vs {r['qiskit_2q']})"
+                        for r in above),
+              f"rows with a lower estimated success than qiskit: {len(lower)}",
+              f"slowest spec at -O3: {slowest[0][1]} on {slowest[0][0]}, {slowest[1]:.2f} s"]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--specs", default=",".join(sorted(p.stem for p in SPECS.glob("*.qnn"))))
+    parser.add_argument("--sets", default=",".join(SETS), help="examples, users or both")
+    parser.add_argument("--specs", help="only these specs (example names or user circuit names)")
     parser.add_argument("--targets", default=",".join(BACKENDS))
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args()
-    rows = run(args.specs.split(","), args.targets.split(","))
-    sys.stdout.write(report(rows))
+    members = {"examples": sorted(p.stem for p in SPECS.glob("*.qnn")), "users": list(USER_CIRCUITS)}
+    rows = []
+    for set_name in args.sets.split(","):
+        specs = [s for s in members[set_name] if not args.specs or s in args.specs.split(",")]
+        if specs:
+            rows += (found := run(specs, args.targets.split(","), set_name))
+            sys.stdout.write(report(found, f"{set_name}: {SETS[set_name]}") + "\n")
+            sys.stdout.flush()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 

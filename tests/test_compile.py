@@ -305,7 +305,7 @@ def compile_with_broken_pass(program, monkeypatch, transform) -> tuple[str, str]
 
     def build(*args, **kwargs):
         return passes.pipeline(*args, **kwargs) + (("Broken", CustomPass(transform)),)
-    monkeypatch.setattr("qnnc.compiler.compile.pipeline", build)
+    monkeypatch.setattr("qnnc.compiler.search.pipeline", build)
     with pytest.raises(CompileError) as caught:
         compile_for_target(program, "line_5", 1)
     return error_code(caught), caught.value.diagnostics[0].message

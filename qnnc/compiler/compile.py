@@ -19,9 +19,10 @@ from ..diagnostics import Diagnostic, SpecError
 from ..quantum.lower import LoweredBlock, lower_block, with_measurements
 from ..targets.load import load_target
 from ..targets.model import Target
-from .metrics import LayerMetrics, circuit_counts, estimate_success, layer_metrics, physical_index
-from .passes import PipelineResult, StepRecord, candidates, finishing_index, pipeline, run_pipeline
+from .metrics import LayerMetrics, circuit_counts, layer_metrics, physical_index
+from .passes import PipelineResult, StepRecord, run_pipeline
 from .regions import native_region
+from .search import choose, options
 from .verify import MAX_VERIFIED_QUBITS, VerificationFailed, Verifier, target_violation
 
 
@@ -124,71 +125,45 @@ def compile_layer(index: int, layer: ir.QuantumLayer, target: Target, level: int
     return CompiledLayer(index, name, layer, lowered, tuple(circuits), coupling)
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    label: str
-    passes: tuple[str, ...]
-    result: PipelineResult
-    success: float
-    verdict: str
-
-    @property
-    def key(self):
-        return (self.result.circuit.n_2qb_gates(), -self.success)
-
-
-FINISHED_AT_LEVEL_3 = 3  # routed -O3 candidates that are finished and verified, best first
-
-
 def _compile_circuit(name, logical, lowered, layer, target, level, region, seed, started,
                      spec_counts) -> CompiledCircuit:
     measured = lowered.measured
     try:
-        options = ([(f"-O{level}", pipeline(level, target, width=lowered.qubits, region=region, measured=measured))]
-                   if level < 3 else candidates(target, logical, region, measured, seed))
+        search, levels = options(level, target, logical, lowered.qubits, region, measured, seed)
     except RuntimeError as exc:  # pytket refuses to build a rebase to a gate set it cannot reach
         raise _pass_failure(exc, name, layer, target) from None
-    verifier = Verifier(logical, seed=seed) if logical.n_qubits <= MAX_VERIFIED_QUBITS else None
-    cache, failures = {}, []
+    failures = []
 
-    def run(passes):
+    def run(passes, cache):
         try:
             return run_pipeline(logical, passes, cache)
         except RuntimeError as exc:
             failures.append(_pass_failure(exc, name, layer, target))
             return None
 
-    if level == 3:  # route every candidate, then finish only the ones with the fewest 2q gates
-        routed = [(result.circuit.n_2qb_gates(), i) for i, (_, passes) in enumerate(options)
-                  if (result := run(passes[:finishing_index(passes)])) is not None]
-        options = [options[i] for _, i in sorted(routed)[:FINISHED_AT_LEVEL_3]]
-    tried = []
-    for label, passes in options:
-        if (result := run(passes)) is not None:
-            verdict = _verify(name, verifier, logical, result, target, layer)
-            success = estimate_success(result.circuit, target, [result.final[Qubit(q)] for q in measured])
-            tried.append(_Candidate(label, tuple(n for n, _ in passes), result, success, verdict))
-    if not tried:
+    def fits(result):  # every finished candidate, before its success can be estimated
+        if problem := target_violation(result.circuit, target):
+            raise _error("E702", f"compiled circuit of `{name}` does not fit target `{target.name}`: {problem}",
+                         layer, "this is a bug in qnnc; compile with a lower -O level and please report it")
+
+    best = choose(logical, search, levels, target, measured, run, fits)
+    if best is None:
         raise failures[0]
-    best = min(tried, key=lambda c: c.key)
+    verifier = Verifier(logical, seed=seed) if logical.n_qubits <= MAX_VERIFIED_QUBITS else None
+    verdict = _verify(name, verifier, logical, best.result, layer)
     result = best.result
     initial = tuple(physical_index(result.initial[q]) for q in logical.qubits)
     final = tuple(physical_index(result.final[q]) for q in logical.qubits)
     swaps = sum(max(after.swaps - before.swaps, 0) for before, after in zip(result.steps, result.steps[1:])
-                if after.name == "RoutingPass")
+                if after.name == "RoutingPass" or after.name.startswith("QiskitTranspile"))
     metrics = layer_metrics(layer, spec_counts, result.circuit, target, [result.final[Qubit(q)] for q in measured],
                             swaps, time.perf_counter() - started)
     return CompiledCircuit(name, logical, result.circuit, initial, final, tuple(final[q] for q in measured),
-                           best.passes, result.steps, best.label if level == 3 else "", best.verdict, metrics)
+                           best.passes, result.steps, "" if best.label == f"-O{level}" else best.label, verdict, metrics)
 
 
-def _verify(name: str, verifier: Verifier | None, logical: Circuit, result: PipelineResult, target: Target,
-            layer) -> str:
-    """Check the result fits the target and, up to MAX_VERIFIED_QUBITS, equals `logical`."""
-    problem = target_violation(result.circuit, target)
-    if problem:
-        raise _error("E702", f"compiled circuit of `{name}` does not fit target `{target.name}`: {problem}",
-                     layer, "this is a bug in qnnc; compile with a lower -O level and please report it")
+def _verify(name: str, verifier: Verifier | None, logical: Circuit, result: PipelineResult, layer) -> str:
+    """Check, up to MAX_VERIFIED_QUBITS qubits, that the result equals `logical`."""
     if verifier is None:
         return f"skipped: {logical.n_qubits} logical qubits > {MAX_VERIFIED_QUBITS}"
     try:

@@ -19,14 +19,12 @@ many times. The shape:
 
 -O0 places on a line and only does what the target requires; -O1 adds cancellation and the
 squash on a graph placement; -O2 adds resynthesis, noise-aware placement and the relabelling;
--O3 is `candidates`: every placement strategy × each order (optimise then route, route then
-optimise, and for small circuits GreedyPauliSimp first), plus seeded shuffles of the
-placements; `compile.py` routes them all, then finishes and verifies the best few.
+-O3 is a search over candidates (`search.py`, which also chooses among the levels; see
+docs/compiling.md).
 """
 from __future__ import annotations
 
 import functools
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,16 +33,34 @@ from pytket import Circuit, OpType, Qubit
 from pytket.architecture import Architecture
 from pytket.circuit import Node
 from pytket.passes import (
-    AutoRebase, BasePass, CliffordSimp, CommuteThroughMultis, DecomposeArbitrarilyControlledGates,
-    DecomposeBoxes, DecomposeMultiQubitsCX, DecomposeSwapsToCXs, GreedyPauliSimp, KAKDecomposition, PlacementPass,
-    RemoveRedundancies, RenameQubitsPass, RoutingPass, SequencePass,
+    AutoRebase,
+    BasePass,
+    CliffordSimp,
+    CommuteThroughMultis,
+    DecomposeArbitrarilyControlledGates,
+    DecomposeBoxes,
+    DecomposeMultiQubitsCX,
+    DecomposeSwapsToCXs,
+    GreedyPauliSimp,
+    KAKDecomposition,
+    RemoveRedundancies,
+    RenameQubitsPass,
+    RoutingPass,
+    SequencePass,
 )
 from pytket.placement import GraphPlacement, LinePlacement, NoiseAwarePlacement
 from pytket.predicates import CompilationUnit
 
 from ..targets.model import Target
 from .regions import best_relabel
-from .symbolic import Transform, hidden, rebuild, squash_symbolic, without_permutation
+from .symbolic import (
+    Relayout,
+    Transform,
+    hidden,
+    rebuild,
+    squash_symbolic,
+    without_permutation,
+)
 
 LEVELS = (0, 1, 2, 3)
 PLACEMENTS = ("line", "graph", "noise_aware")
@@ -116,6 +132,20 @@ def placement(strategy: str, target: Target):
     return NoiseAwarePlacement(arc, node, edge_error, readout, timeout=SEARCH_TIMEOUT_MS)
 
 
+_PLACED: dict = {}  # (strategy, target, circuit text) -> placement map; placements are slow and pure
+
+
+def placement_map(strategy: str, target: Target, circuit: Circuit) -> dict:
+    """Where `strategy` places the qubits of `circuit` on the target (memoised: the -O3 search
+    and the lower levels it includes meet the same circuits)."""
+    key = (strategy, target, tuple(str(command) for command in circuit.get_commands()), tuple(circuit.qubits))
+    if key not in _PLACED:
+        if len(_PLACED) >= 256:
+            _PLACED.clear()
+        _PLACED[key] = placement(strategy, target).get_placement_map(circuit)
+    return _PLACED[key]
+
+
 def pipeline(level: int, target: Target, strategy: str | None = None, order: str = ORDERS[0],
              width: int = 0, region: tuple[int, ...] | None = None, placed: NamedPass | None = None,
              measured: Sequence[int] = ()) -> tuple[NamedPass, ...]:
@@ -136,45 +166,21 @@ def pipeline(level: int, target: Target, strategy: str | None = None, order: str
     return tuple(_prepare() + pauli + optimise + mapping + after + _native(target, level))
 
 
-def candidates(target: Target, circuit: Circuit, region: tuple[int, ...] | None = None,
-               measured: Sequence[int] = (), seed: int = 0) -> list[tuple[str, tuple[NamedPass, ...]]]:
-    """The -O3 search space for `circuit`: (label, pipeline) for every placement strategy and
-    pass order, then seeded shuffles of the placements (the same physical qubits, logical qubits
-    dealt out at random; fewer for larger circuits). Placements are computed once, on the
-    prepared circuit. Deterministic for a given `seed`."""
-    width, prepared = circuit.n_qubits, circuit.copy()
-    for _, compiler_pass in _prepare():
-        compiler_pass.apply(prepared)
-    # GreedyPauliSimp is slow on large circuits, and turns conditional gates into conditional CX,
-    # which routing does not handle well: only small circuits without mid-circuit measurement
-    classical = any(c.op.type in (OpType.Measure, OpType.Conditional) for c in prepared.get_commands())
-    orders = ORDERS if prepared.n_2qb_gates() <= PAULI_LIMIT and not classical else ORDERS[:2]
-    if target.all_to_all or region:
-        strategy = "all_to_all" if target.all_to_all else "pinned"
-        return [(f"{strategy}/{o}", pipeline(3, target, None, o, width, region, measured=measured)) for o in orders]
-    out, maps = [], []
-    for strategy in PLACEMENTS:
-        placed = placement(strategy, target).get_placement_map(prepared)
-        fixed = (f"PlacementPass({PLACEMENT_NAMES[strategy]})", RenameQubitsPass(placed))
-        out += [(f"{strategy}/{o}", pipeline(3, target, strategy, o, width, placed=fixed, measured=measured))
-                for o in orders]
-        maps.append((strategy, placed))
-    rng = random.Random(seed)
-    for i in range(max(4, min(32, 6000 // max(prepared.n_2qb_gates(), 1)))):
-        (strategy, placed), order = maps[i % len(maps)], orders[0] if i % 2 == 0 else orders[-1]
-        nodes = list(placed.values())
-        rng.shuffle(nodes)
-        name = f"PlacementPass({PLACEMENT_NAMES[strategy]}, shuffle {i})"
-        fixed = (name, RenameQubitsPass(dict(zip(placed, nodes))))
-        out.append((f"{strategy}/shuffle {i}/{order}", pipeline(3, target, strategy, order, width, placed=fixed,
-                                                                 measured=measured)))
-    return out
-
-
 def finishing_index(passes: tuple[NamedPass, ...]) -> int:
     """Where the finishing steps (relabel, rebase, squash) begin: the two-qubit gate count is
     settled before them, so a search can rank candidates there and finish only the best."""
     return next((i for i, (name, _) in enumerate(passes) if name.startswith(FINISHING)), len(passes))
+
+
+def routed_by(step: NamedPass, target: Target, measured: Sequence[int] = ()) -> tuple[NamedPass, ...]:
+    """-O3 with `step` (a `Relayout`, such as qiskit's transpile) placing and routing the
+    circuit instead of pytket, then the same cleaning, relabelling and native steps."""
+    return tuple(_prepare() + [step] + _optimise(3) + _relabel(target, measured) + _native(target, 3))
+
+
+def prepare() -> list[NamedPass]:
+    """The first steps of every pipeline: boxes and multi-qubit gates decomposed to CX."""
+    return _prepare()
 
 
 def _prepare() -> list[NamedPass]:
@@ -207,7 +213,8 @@ def _mapping(target: Target, strategy: str, width: int, region: tuple[int, ...] 
         if target.all_to_all:
             return place
     else:
-        place = [placed or (f"PlacementPass({PLACEMENT_NAMES[strategy]})", PlacementPass(placement(strategy, target)))]
+        place = [placed or (f"PlacementPass({PLACEMENT_NAMES[strategy]})", DeferredPass(
+            lambda circuit, final: RenameQubitsPass(placement_map(strategy, target, circuit))))]
     arc = architecture(target)
     return place + [("RoutingPass", RoutingPass(arc)), ("DecomposeSwapsToCXs", DecomposeSwapsToCXs(arc, False))]
 
@@ -285,6 +292,10 @@ def run_pipeline(circuit: Circuit, passes: tuple[NamedPass, ...], cache: dict | 
             step = step.build(current, final)
         if isinstance(step, Transform):
             current, moved = step.run(current)
+        elif isinstance(step, Relayout):
+            current, first, last, swaps = step.run(current)
+            initial = {q: first.get(u, u) for q, u in initial.items()}
+            final, moved = {q: last.get(u, u) for q, u in final.items()}, {}
         else:
             unit = CompilationUnit(current)
             step.apply(unit)
@@ -293,9 +304,10 @@ def run_pipeline(circuit: Circuit, passes: tuple[NamedPass, ...], cache: dict | 
             final = {q: unit.final_map.get(u, u) for q, u in final.items()}
         inverse = {o: w for w, o in moved.items()}
         final = {q: inverse.get(u, u) for q, u in final.items()}
-        records += (StepRecord(name, time.perf_counter() - begin, current.n_gates, current.n_2qb_gates(),
-                               current.n_gates_of_type(OpType.SWAP) + current.n_gates_of_type(OpType.BRIDGE)),)
+        if not isinstance(step, Relayout):
+            swaps = current.n_gates_of_type(OpType.SWAP) + current.n_gates_of_type(OpType.BRIDGE)
+        records += (StepRecord(name, time.perf_counter() - begin, current.n_gates, current.n_2qb_gates(), swaps),)
         following = names[k + 1] if k + 1 < len(names) else ""
-        if cache is not None and following.startswith(SHARED_BEFORE):
+        if cache is not None and (following.startswith(SHARED_BEFORE) or k + 1 == len(names)):
             cache[names[:k + 1]] = (current.copy(), initial, final, records)
     return PipelineResult(current, initial, final, records)

@@ -15,8 +15,8 @@ Both return circuits without implicit wire permutations, plus the permutation th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from pytket import Circuit, OpType
@@ -33,6 +33,15 @@ class Transform:
     permutation) and the permutation it absorbed, wire -> output qubit (empty: none)."""
 
     run: Callable[[Circuit], tuple[Circuit, dict]]
+
+
+@dataclass(frozen=True)
+class Relayout:
+    """A pipeline step that places and routes the circuit itself: `run(circuit)` returns the new
+    circuit (no implicit wire permutation), like a pytket CompilationUnit the initial and final
+    maps from the qubits it got to the qubits of the new circuit, and the SWAPs routing added."""
+
+    run: Callable[[Circuit], tuple[Circuit, dict, dict, int]]
 
 
 def is_symbolic(op) -> bool:
