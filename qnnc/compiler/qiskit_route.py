@@ -145,14 +145,19 @@ def _to_parameter(e, parameters: dict):
 
 
 def _half_turns(angle):
-    """A qiskit angle (radians) in pytket half-turns; coefficients rounded to 12 decimals so that
-    π/π is exactly 1 and the same input always gives the same text."""
+    """A qiskit angle (radians) in pytket half-turns. Numbers are rounded to 12 decimals and
+    float multiples of π/4 in expressions become exact, so that π·x comes back as x and the
+    same input always gives the same text."""
     if not getattr(angle, "parameters", None):
         return round(float(angle) / math.pi, 12)
-    expression = sympy.expand(sympy.sympify(angle.sympify()) / math.pi)
-    return expression.xreplace({n: _rounded(n) for n in expression.atoms(sympy.Float)})
+    radians = sympy.sympify(angle.sympify())
+    radians = radians.xreplace({f: _exact(f) for f in radians.atoms(sympy.Float)})
+    return sympy.expand(radians / sympy.pi)
 
 
-def _rounded(number):
-    value = round(float(number), 12)
-    return sympy.Integer(int(value)) if value == int(value) else sympy.Float(value, 15)
+def _exact(number):
+    """`number` (radians) as an exact multiple of π/4 when it is one up to 1e-9, else rounded."""
+    quarters = float(number) * 4 / math.pi
+    if abs(quarters - round(quarters)) < 1e-9:
+        return sympy.Rational(round(quarters), 4) * sympy.pi
+    return sympy.Float(round(float(number), 12), 15)
