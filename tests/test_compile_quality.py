@@ -61,9 +61,10 @@ def test_higher_levels_never_estimate_worse_below_level_3_on_a_quanv():
 @pytest.mark.parametrize("target", CALIBRATED)
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_higher_levels_never_estimate_worse_on_every_spec(path, target):
-    # -O3 on the 8-qubit QCNNs takes tens of seconds per target; -O2 is part of -O3's candidates
-    # by construction, and the 8-qubit search is covered by bench/compile_quality.py
-    assert_monotone(successes(path, target, (0, 1, 2) if "qcnn" in path.stem else (0, 1, 2, 3)))
+    # -O3 takes seconds to tens of seconds per layer; -O2 is among its candidates by construction
+    # and bench/compile_quality.py runs it on every example, so here only the quick specs get it
+    quick = path.stem.startswith(("reuploading", "henderson"))
+    assert_monotone(successes(path, target, (0, 1, 2, 3) if quick else (0, 1, 2)))
 
 
 def symbolic_circuit() -> Circuit:
