@@ -71,7 +71,7 @@ def specs(tmp_path):
 def test_ray_gives_the_local_executors_files_byte_for_byte(cluster, specs, tmp_path, capsys):
     ray = ["--executor", "ray", "--address", cluster]
     for command in (["baseline", specs[0], "--seeds", "2"],
-                    ["sweep", *specs, "--lr", "0.1,0.02", "--seeds", "2"]):
+                    ["sweep", *specs, "--lr", "0.1,0.02"]):
         name = command[0]
         assert run([*map(str, command), "-o", str(tmp_path / f"{name}-local")]) == 0, capsys.readouterr().err
         assert run([*map(str, command), *ray, "-o", str(tmp_path / f"{name}-ray")]) == 0, capsys.readouterr().err
@@ -102,15 +102,32 @@ def test_a_baseline_interrupted_locally_resumes_on_ray(cluster, specs, tmp_path,
     assert not (tmp_path / ".part.qnnc_runs").exists()
 
 
+@pytest.mark.slow  # starts and stops its own Ray instance (~10 s)
+def test_without_an_address_the_command_starts_and_stops_a_local_instance(specs, tmp_path, capsys):
+    import ray
+
+    assert not ray.is_initialized()
+    common = ["sweep", str(specs[1]), "--seeds", "2", "--batch", "4,8"]
+    assert run([*common, "-o", str(tmp_path / "local")]) == 0
+    assert run([*common, "--executor", "ray", "--jobs", "2", "-o", str(tmp_path / "ray")]) == 0, \
+        capsys.readouterr().err
+    assert untimed(tmp_path / "local") == untimed(tmp_path / "ray") and not ray.is_initialized()
+
+
 @pytest.mark.slow  # a Ray head (~8 s to start), joined by each command (~3 s)
 def test_ray_returns_results_in_order_and_raises_the_tasks_own_error(cluster):
-    executor = Executor("ray", jobs=2, address=cluster)
-    finished = []
-    assert executor.map(abs, [-2, 1, -3], on_done=lambda item, result: finished.append(item)) == \
-        [2, 1, 3]
-    assert sorted(finished) == [-3, -2, 1]
-    with pytest.raises(ValueError, match="invalid literal"):
-        executor.map(int, ["1", "x"])
+    import ray
+
+    ray.init(address=cluster, log_to_driver=False)  # joined once here: the executor uses it and leaves it
+    try:
+        executor = Executor("ray", jobs=2, address=cluster)
+        finished = []
+        assert executor.map(abs, [-2, 1, -3], on_done=lambda item, result: finished.append(item)) == [2, 1, 3]
+        assert sorted(finished) == [-3, -2, 1] and ray.is_initialized()
+        with pytest.raises(ValueError, match="invalid literal"):
+            executor.map(int, ["1", "x"])
+    finally:
+        ray.shutdown()
 
 
 def test_an_unreachable_cluster_fails_in_seconds(specs, tmp_path):
