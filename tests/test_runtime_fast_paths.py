@@ -114,3 +114,10 @@ def test_gradients_of_the_fast_forms_match_finite_differences(body, shape, layer
         return module.runner(x, views).reshape(x.shape[0], -1)
     weights = [module.weights[n].detach().clone().requires_grad_(True) for n in names]
     assert torch.autograd.gradcheck(run, (x, *weights), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["backend", "hardware"])
+def test_modes_on_compiled_circuits_are_refused_by_a_bare_layer(mode):
+    circuit = from_block(spec_layer("encode angle(ry)\n measure z", "vector(2)", "qdense(qubits=2)").block)
+    with pytest.raises(ValueError, match=f"`{mode}` mode runs the compiled circuits"):
+        module_for(circuit, mode=mode)

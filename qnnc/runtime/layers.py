@@ -72,9 +72,9 @@ class QuantumBlockModule(nn.Module):
         resolve_threads(threads)  # a bad value fails here, not at the first call
         self.threads = threads
         parsed = parse_mode(mode, shots)
-        if parsed.name == "backend":
-            raise ValueError("`backend` mode runs the compiled circuits: build the model with "
-                             "`qnnc.compile(spec, target=...).module(mode=\"backend\")`")
+        if parsed.name in ("backend", "hardware"):
+            raise ValueError(f"`{parsed.name}` mode runs the compiled circuits: build the model with "
+                             f"`qnnc.compile(spec, target=...).module(mode=\"{parsed.name}\")`")
         self.mode, self.shots = parsed.name, parsed.shots
         hold_weights(self, circuit.weights, seed)
         fixed = frozenset(w.name for w in circuit.weights if not w.trainable)
