@@ -147,18 +147,23 @@ def add_train_commands(subparsers) -> None:
         sub.add_argument("--batch", type=_count(MAX_BATCH), metavar="B", help="batch size (overrides the spec)")
         sub.add_argument("--lr", type=_learning_rate, metavar="LR", help="learning rate (overrides the spec)")
         sub.add_argument("--seed", type=_seed, metavar="S", help="seed (a baseline uses S, S+1, …)")
-        sub.add_argument("--skip-bad", action="store_true", help="with an `images(...)` dataset: leave out "
-                         "files that cannot be read (counted in the manifest) instead of stopping")
-        sub.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
-                         "not write aside (to NAME.old-N) instead of refusing")
-        sub.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
-                         help="torch device: cpu (default), cuda, cuda:N or auto")
+        _training_flags(sub)
     baseline.add_argument("--seeds", type=_count(MAX_SEEDS), default=3, metavar="N",
                           help=f"number of seeds (default 3, at most {MAX_SEEDS})")
     _executor_options(baseline)
     train.set_defaults(run=Command("train", "run_train"))
     baseline.set_defaults(run=Command("train", "run_baseline"))
     add_sweep_command(subparsers)
+
+
+def _training_flags(sub) -> None:
+    """--skip-bad, --force and --device, as train, baseline and sweep share them."""
+    sub.add_argument("--skip-bad", action="store_true", help="with an `images(...)` dataset: leave out "
+                     "files that cannot be read (counted in the manifest) instead of stopping")
+    sub.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
+                     "not write aside (to NAME.old-N) instead of refusing")
+    sub.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
+                     help="torch device: cpu (default), cuda, cuda:N or auto")
 
 
 def add_sweep_command(subparsers) -> None:
@@ -182,12 +187,7 @@ def add_sweep_command(subparsers) -> None:
     sweep.add_argument("--seed", type=_seed, metavar="S", help="first seed (default: each spec's); runs use S, S+1, …")
     sweep.add_argument("--seeds", type=_count(MAX_SEEDS), default=1, metavar="N",
                        help=f"number of seeds (default 1, at most {MAX_SEEDS})")
-    sweep.add_argument("--skip-bad", action="store_true", help="with an `images(...)` dataset: leave out "
-                       "files that cannot be read instead of stopping")
-    sweep.add_argument("--force", action="store_true", help="move an existing output folder that qnnc did "
-                       "not write aside (to NAME.old-N) instead of refusing")
-    sweep.add_argument("--device", type=_device, default="cpu", metavar="DEVICE",
-                       help="torch device: cpu (default), cuda, cuda:N or auto")
+    _training_flags(sweep)
     _executor_options(sweep)
     add_limit_options(sweep)
     sweep.set_defaults(run=Command("sweep", "run_sweep"))

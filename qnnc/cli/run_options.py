@@ -11,7 +11,7 @@ MAX_SAMPLES, MAX_STEPS, MAX_RUN_SHOTS = 100_000, 10_000, 10_000_000
 
 def add_run_command(commands) -> None:
     """Add `run` to the `qnnc` subparsers object `commands`."""
-    from .parser import _count, _learning_rate, _seed, _target_options, data_flag
+    from .parser import MAX_BATCH, _count, _learning_rate, _seed, _target_options, data_flag
 
     run = commands.add_parser(
         "run", help="run a compiled model on its target's device (or its local mode), with cost guards",
@@ -37,7 +37,7 @@ def add_run_command(commands) -> None:
     run.add_argument("--steps", type=_steps, default=0, metavar="K", help="training steps before inference "
                      "(default 0), each a forward and a parameter-shift backward pass of one batch")
     run.add_argument("--data", type=data_flag, metavar="DATASET", help="dataset instead of the spec's")
-    run.add_argument("--batch", type=_count(65_536), metavar="B", help="batch size (overrides the spec)")
+    run.add_argument("--batch", type=_count(MAX_BATCH), metavar="B", help="batch size (overrides the spec)")
     run.add_argument("--lr", type=_learning_rate, metavar="LR", help="learning rate (overrides the spec)")
     run.add_argument("--seed", type=_seed, metavar="S", help="seed (weights, data order, local simulator)")
     run.add_argument("--max-jobs", type=_count(10**9), metavar="N", help="refuse to start (and stop submitting) "
