@@ -254,3 +254,13 @@ def test_a_broken_target_file_on_the_search_path_does_not_hide_the_others(work, 
     result = run_cli(["targets", "list"])
     assert result.status == 1 and "ibm_brisbane" in result.stdout and "broken" in result.stdout
     assert "E603" in result.stderr
+
+
+@pytest.mark.parametrize("variable,value", [("QNNC_THREADS", "0"), ("QNNC_THREADS", "many"),
+                                            ("QNNC_MEMORY_BUDGET", "lots")])
+@pytest.mark.parametrize("command", ["train", "baseline", "sweep"])
+def test_bad_runtime_settings_are_the_users_error_before_any_work(tmp_path, monkeypatch, variable, value, command):
+    monkeypatch.setenv(variable, value)
+    outcome = run_cli([command, ROOT / "specs" / "baselines" / "breast_cancer.qnn", "-o", tmp_path / "out"])
+    assert outcome.status == 1 and f"'{value}'" in outcome.stderr and "internal error" not in outcome.stderr
+    assert not (tmp_path / "out").exists()

@@ -19,7 +19,28 @@ class Command:
 
     def __call__(self, args) -> int:
         implementation = getattr(importlib.import_module(f"qnnc.cli.{self.module}"), self.function)
+        if self.module in RUN_MODELS:
+            implementation = _with_runtime_settings(implementation)
         return guarded(implementation)(args)
+
+
+RUN_MODELS = ("train", "sweep", "hardware")  # the command modules that run models in torch
+
+
+def _with_runtime_settings(command):
+    """`command`, after the runtime's environment settings ($QNNC_THREADS, $QNNC_MEMORY_BUDGET) are
+    read once, so that a bad value is the user's error, before any work, not a failure mid-run."""
+    def run(args) -> int:
+        from ..runtime import memory, threads
+
+        try:
+            threads.resolve_threads()
+            memory.budget()
+        except ValueError as error:
+            raise UserError(str(error), 'unset it, or give a value such as QNNC_THREADS=auto, '
+                            'QNNC_MEMORY_BUDGET=4GiB (docs/performance.md, docs/safety.md)') from None
+        return command(args)
+    return run
 
 
 def guarded(command):
