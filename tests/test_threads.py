@@ -261,3 +261,37 @@ def test_layers_and_compiled_modules_take_a_thread_count(monkeypatch):
         p.requires_grad_(True)
     auto(x).sum().backward()
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("layer", ["quanv", "qpool2d"])
+def test_a_quanvs_patches_and_output_layout_run_at_the_blocks_count(monkeypatch, layer):
+    """Quanv's own work — the patch copy and the output layout, forward and backward — runs at the
+    block's count: an op at torch's default count in between wakes OpenMP's idle workers, which
+    on a loaded machine every later op's barrier waits for."""
+    import qnnc
+    from qnnc.runtime import Quanv
+
+    torch.set_num_threads(2)
+    options = "kernel=2, stat=mean" if layer == "qpool2d" else "kernel=2, stride=2"
+    measure = "" if layer == "qpool2d" else " measure z\n"
+    spec = (f"model m {{\n input x: image(1, 4, 4)\n {layer}({options}) {{\n param w[2]\n"
+            f" encode angle(ry)\n ry(w[0]) q[0]\n cx q[0], q[1]\n{measure} }}\n}}\n")
+    module = next(m for m in qnnc.compile(spec).module(threads=1).modules() if isinstance(m, Quanv))
+    seen = []
+    patches, arrange = type(module).patches, type(module).arrange
+
+    def watched_patches(self, x):
+        seen.append(("patches", torch.get_num_threads()))
+        x.register_hook(lambda grad: seen.append(("patches backward", torch.get_num_threads())))
+        return patches(self, x)
+
+    def watched_arrange(self, values, *shape):
+        seen.append(("arrange", torch.get_num_threads()))
+        values.register_hook(lambda grad: seen.append(("arrange backward", torch.get_num_threads())))
+        return arrange(self, values, *shape)
+    monkeypatch.setattr(Quanv, "patches", watched_patches)
+    monkeypatch.setattr(type(module), "arrange", watched_arrange)
+    x = torch.rand(2, 1, 4, 4, requires_grad=True)
+    module(x).sum().backward()
+    assert seen == [("patches", 1), ("arrange", 1), ("arrange backward", 1), ("patches backward", 1)], seen
+    assert torch.get_num_threads() == 2

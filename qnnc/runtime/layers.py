@@ -95,8 +95,21 @@ class QuantumBlockModule(nn.Module):
     def weight(self, name: str) -> Tensor:
         return self.weights[name] if name in self.weights else getattr(self.fixed, name)
 
-    def forward(self, features: Tensor) -> Tensor:
-        """(N, features) -> (N, filters·m): filter-major, then measured value."""
+    def forward(self, x: Tensor, *, features=None, layout=None) -> Tensor:
+        """(N, features) -> (N, filters·m): filter-major, then measured value. A layer built around
+        the block passes its own input as `x` with `features(x)` -> (N, features) and
+        `layout(values)`: its own work then runs at the block's thread count, forward and backward."""
+        on_cpu = x.device.type == "cpu"
+        scope = BackwardScope(lambda: choose(self.threads)) if on_cpu else None
+        with self.threads_for(x):
+            if scope is not None:
+                x = scope.input(x)
+            out = self._evaluate(x if features is None else features(x), scope)
+            if layout is not None:
+                out = layout(out)
+        return out if scope is None else scope.output(out)
+
+    def _evaluate(self, features: Tensor, scope: BackwardScope | None) -> Tensor:
         check_input(features, (self.circuit.features,), self._anchor.dtype, "(N, features)")
         if features.device != self._anchor.device:
             raise ValueError(f"input is on {features.device} but the layer is on {self._anchor.device}; "
@@ -106,17 +119,18 @@ class QuantumBlockModule(nn.Module):
             return features.new_zeros(features.shape[0], c.outputs)
         limit = memory.budget(self.memory_budget)
         what = f"a {c.qubits}-qubit block in `{self.mode}` mode"
-        on_cpu = features.device.type == "cpu"
-        scope = BackwardScope(lambda: choose(self.threads)) if on_cpu else None
-        with using(choose(self.threads)) if on_cpu else contextlib.nullcontext():
-            if scope is not None:
-                features = scope.input(features)
-            weights = {w.name: self._weight_view(w) if scope is None else scope.input(self._weight_view(w))
-                       for w in c.weights}
-            out = memory.chunked(lambda part: self._run(part, weights, limit), features,
-                                 self.bytes_per_sample(features.element_size()), limit, what)
-            out = out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
-        return out if scope is None else scope.output(out)
+        weights = {w.name: self._weight_view(w) if scope is None else scope.input(self._weight_view(w))
+                   for w in c.weights}
+        out = memory.chunked(lambda part: self._run(part, weights, limit), features,
+                             self.bytes_per_sample(features.element_size()), limit, what)
+        return out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
+
+    def threads_for(self, x: Tensor):
+        """The CPU thread count of a call on `x`, held for a `with` block (nothing on other devices).
+        Layers built around the block hold it over their own work too (patches, output layout): a
+        torch op at the default count between two of the block's calls wakes OpenMP's idle
+        workers, which on a loaded machine wait for a core at every op's barrier."""
+        return using(choose(self.threads)) if x.device.type == "cpu" else contextlib.nullcontext()
 
     def _weight_view(self, w: ir.WeightTensor) -> Tensor:
         t = self.weight(w.name)
@@ -144,8 +158,8 @@ class QuantumBlockModule(nn.Module):
         return c.filters * amplitudes * 2 * itemsize * 6
 
 
-def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str) -> None:
-    """ValueError unless x is (batch, *shape), of `dtype`, and finite."""
+def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str, finite: bool = True) -> None:
+    """ValueError unless x is (batch, *shape), of `dtype`, and (unless `finite` is False) finite."""
     if not isinstance(x, Tensor):
         raise ValueError(f"expected a torch.Tensor of shape {layout}, got {type(x).__name__}")
     if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
@@ -156,6 +170,12 @@ def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: s
                          f"input with `.to({dtype})` or the layer with `.to({x.dtype})`"
                          if x.dtype.is_floating_point else
                          f"expected a floating-point input of dtype {dtype}, got {x.dtype}")
+    if finite:
+        check_finite(x)
+
+
+def check_finite(x: Tensor) -> None:
+    """ValueError if x holds a NaN or an infinity."""
     if x.numel() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # one reduction pass usually
         bad = (~torch.isfinite(x)).sum().item()
         raise ValueError(f"input contains {bad} NaN or infinite value(s); quantum layers need finite inputs")
@@ -195,12 +215,18 @@ class Quanv(nn.Module):
         shape = self.in_shape
         if shape is None:
             shape = (self.channels, *x.shape[2:]) if x.dim() == 4 else (self.channels, "H", "W")
-        check_input(x, shape, self.block._anchor.dtype, "(B, C, H, W)")
+        check_input(x, shape, self.block._anchor.dtype, "(B, C, H, W)", finite=False)
         batch, _, height, width = x.shape
         out_h, out_w = self.output_size(height, width)
         if out_h < 1 or out_w < 1:
             raise ValueError(f"a {self.kernel}×{self.kernel} kernel with padding {self.padding} does not fit "
                              f"a {height}×{width} image")
+        return self.block(x, features=self.patches, layout=lambda values: self.arrange(values, batch, out_h, out_w))
+
+    def patches(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B·g·L, features): every patch of every image (and group)."""
+        check_finite(x)
+        batch, _, height, width = x.shape
         x = x.reshape(batch * self.groups, self.channels // self.groups, height, width)  # groups as samples
         if self.padding:
             x = functional.pad(x, (self.padding,) * 4)
@@ -208,12 +234,13 @@ class Quanv(nn.Module):
         windows = x.unfold(2, k, s).unfold(3, k, s)  # a view (B·g, C/g, H', W', k, k)
         # one copy into (features, patches), samples last as the simulator keeps them (long
         # contiguous rows: 4-5× faster than im2col's patches-first copy); the block reads its view
-        patches = windows.permute(1, 4, 5, 0, 2, 3).reshape(self.block.circuit.features, -1)
-        values = self.block(patches.T)  # (B·g·L, F·m)
-        outputs = self.block.circuit.outputs
-        return values.reshape(batch, self.groups, out_h * out_w, outputs).transpose(2, 3) \
-            .reshape(batch, self.groups * outputs, out_h, out_w)
+        return windows.permute(1, 4, 5, 0, 2, 3).reshape(self.block.circuit.features, -1).T
 
+    def arrange(self, values: Tensor, batch: int, height: int, width: int) -> Tensor:
+        """The block's values (B·g·L, outputs) as the layer's output (B, g·outputs, H', W')."""
+        outputs = self.block.circuit.outputs
+        return values.reshape(batch, self.groups, height * width, outputs).transpose(2, 3) \
+            .reshape(batch, self.groups * outputs, height, width)
 
 
 class QPool2d(Quanv):
@@ -242,9 +269,8 @@ class QPool2d(Quanv):
     def extra_repr(self) -> str:
         return super().extra_repr() + f", stat={self.stat}" + (f", order={self.order}" if self.stat == "moments" else "")
 
-    def forward(self, x: Tensor) -> Tensor:
-        probs = super().forward(x)  # (B, C·2^n, H', W')
-        batch, _, height, width = probs.shape
+    def arrange(self, values: Tensor, batch: int, height: int, width: int) -> Tensor:
+        probs = super().arrange(values, batch, height, width)  # (B, C·2^n, H', W')
         probs = probs.reshape(batch, self.groups, -1, height, width)
         moments = torch.einsum("bcphw,pj->bcjhw", probs, self.powers.to(probs.dtype))
         if self.stat == "mean":
