@@ -257,7 +257,7 @@ def test_a_broken_target_file_on_the_search_path_does_not_hide_the_others(work, 
 
 
 @pytest.mark.parametrize("variable,value", [("QNNC_THREADS", "0"), ("QNNC_THREADS", "many"),
-                                            ("QNNC_MEMORY_BUDGET", "lots")])
+                                            ("QNNC_MEMORY_BUDGET", "lots"), ("QNNC_MALLOC", "jemalloc")])
 @pytest.mark.parametrize("command", ["train", "baseline", "sweep"])
 def test_bad_runtime_settings_are_the_users_error_before_any_work(tmp_path, monkeypatch, variable, value, command):
     monkeypatch.setenv(variable, value)

@@ -28,14 +28,16 @@ RUN_MODELS = ("train", "sweep", "hardware")  # the command modules that run mode
 
 
 def _with_runtime_settings(command):
-    """`command`, after the runtime's environment settings ($QNNC_THREADS, $QNNC_MEMORY_BUDGET) are
-    read once, so that a bad value is the user's error, before any work, not a failure mid-run."""
+    """`command`, after the runtime's environment settings ($QNNC_THREADS, $QNNC_MEMORY_BUDGET,
+    $QNNC_MALLOC) are read once, so that a bad value is the user's error, before any work, not a
+    failure mid-run."""
     def run(args) -> int:
-        from ..runtime import memory, threads
+        from ..runtime import allocator, memory, threads
 
         try:
             threads.resolve_threads()
             memory.budget()
+            allocator.requested()
         except ValueError as error:
             raise UserError(str(error), 'unset it, or give a value such as QNNC_THREADS=auto, '
                             'QNNC_MEMORY_BUDGET=4GiB (docs/performance.md, docs/safety.md)') from None

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional
 
 from .. import ir
-from . import memory
+from . import allocator, memory
 from .circuit import BlockCircuit, from_block
 from .exact import ExactRunner
 from .modes import Mode, parse_mode
@@ -71,6 +71,7 @@ class QuantumBlockModule(nn.Module):
         self.circuit, self.seed, self.memory_budget = circuit, seed, memory_budget
         resolve_threads(threads)  # a bad value fails here, not at the first call
         self.threads = threads
+        allocator.retain_freed_memory()
         parsed = parse_mode(mode, shots)
         if parsed.name in ("backend", "hardware"):
             raise ValueError(f"`{parsed.name}` mode runs the compiled circuits: build the model with "
