@@ -109,6 +109,27 @@ def test_the_reading_is_cached_for_a_moment(monkeypatch):
     assert len(reads) == 2
 
 
+def test_a_momentary_task_is_no_neighbour_but_a_lasting_one_counts_within_a_few_readings(monkeypatch):
+    fake_machine(monkeypatch, usable=2)
+    now, running = [100.0], [1]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(threads, "read_running", lambda: running[0])
+    torch.set_num_threads(2)
+
+    def later(tasks: int) -> int:
+        now[0] += threads.REFRESH_S * 1.2
+        running[0] = tasks
+        return threads.choose()
+    assert threads.choose() == 2
+    assert later(3) == 2 and later(1) == 2  # two kernel threads awake for one reading
+    counts = [later(3) for _ in range(6)]  # two busy neighbours from now on
+    assert counts[-1] == 1 and counts.index(1) <= 2, counts
+    assert [later(1) for _ in range(12)][-1] == 2  # they left
+    now[0] += 20 * threads.SMOOTHING_S  # after a long pause a reading stands alone
+    running[0] = 3
+    assert threads.choose() == 1
+
+
 def test_the_real_readers_work_here_and_choose_is_cheap():
     assert threads.usable_cpus() >= 1 and threads.own_running_threads() >= 1
     assert threads.other_runnable_tasks() >= 0

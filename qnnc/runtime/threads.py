@@ -15,6 +15,7 @@ at the end of the backward call or at the next forward on the thread.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ import torch
 Tensor = torch.Tensor
 ENV = "QNNC_THREADS"
 REFRESH_S = 0.05  # how long one reading of the machine's load is reused
+SMOOTHING_S = 0.25  # the time constant of the smoothed count of other runnable tasks
 ACCEPTED = 'a whole number ≥ 1 or "auto"'
 
 
@@ -57,27 +59,31 @@ def choose(requested: int | str | None = None) -> int:
     if threads is not None:
         return min(threads, usable)
     cap = _held.baseline or torch.get_num_threads()
-    busy = others + max(0, own - cap)  # our threads beyond one team (another Python thread's) are load too
+    busy = int(others + 0.5) + max(0, own - cap)  # our threads beyond one team (another Python thread's) are load too
     return max(1, min(cap, usable - busy))
 
 
 class _Reading:
     """The last reading of the machine: when, usable CPUs, runnable tasks of other processes on
-    them, and this process's own running threads."""
-    at, usable, others, own = -1.0, 1, 0, 1
+    them (smoothed), and this process's own running threads."""
+    at, usable, others, own = float("-inf"), 1, 0.0, 1
 
 
 _reading = _Reading()
 
 
-def machine() -> tuple[int, int, int]:
+def machine() -> tuple[int, float, int]:
     """(usable CPUs, runnable tasks of other processes sharing them, our running threads), read
-    at most every REFRESH_S."""
+    at most every REFRESH_S. The count of others is an exponential average over the readings with
+    a time constant of SMOOTHING_S: a kernel thread that wakes for a moment is no neighbour (on a
+    quiet 2-CPU VM one such reading in ten halved a call's threads), while busy neighbours count
+    within a few readings (a reading after a pause of several SMOOTHING_S stands alone)."""
     now = time.monotonic()
     if now - _reading.at > REFRESH_S:
         own = own_running_threads()
-        _reading.usable, _reading.others, _reading.own = usable_cpus(), other_runnable_tasks(own), own
-        _reading.at = now
+        weight = 1.0 - math.exp(-(now - _reading.at) / SMOOTHING_S)
+        _reading.others += weight * (other_runnable_tasks(own) - _reading.others)
+        _reading.usable, _reading.own, _reading.at = usable_cpus(), own, now
     return _reading.usable, _reading.others, _reading.own
 
 
