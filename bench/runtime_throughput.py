@@ -14,25 +14,30 @@ filter), `diff_method="backprop"` with torch for training. Each figure is the me
 timed repetitions after a warm-up; both sides also report the largest difference between their
 outputs, so the comparison is between equal computations.
 
-Every case is measured twice in one run: quiet, then beside `--neighbours N` busy processes
-(each spins a CPU core in pure Python, as other users' jobs on a shared server do). The process
+Every case is measured in two conditions in one run: quiet, and beside `--neighbours N` busy
+processes (each spins a CPU core in pure Python, as other users' jobs on a shared server do; neighbour i
+is pinned to the i-th CPU, so every CPU has one).
+The neighbours start once and are stopped (SIGSTOP) and resumed (SIGCONT) so that the two
+conditions alternate in `--rounds` rounds per case, each after a second of untimed calls: on a virtual
+machine whose speed drifts over minutes, both conditions then see the same machine. The process
 and its neighbours are pinned to `--cpus` CPUs (default 2, the machine of issue #13, so the load
 means the same on any machine; `all` for no pinning). The table shows both conditions, the
-fraction qnnc keeps, and whether issue #13's targets are met.
+fraction qnnc keeps, the thread counts qnnc chose (quiet/loaded), and whether issue #13's
+targets are met.
 
-    python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 7]
+    python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 9] [--rounds 3]
         [--cases a1,a4,b,c,d] [--batch d=2048] [--neighbours 2] [--cpus 2] [--clock wall] [--json out.json]
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import inspect
 import json
 import math
 import multiprocessing
 import os
+import signal
 import statistics
 import time
 
@@ -71,14 +76,17 @@ CLOCK = {"wall": time.perf_counter, "process": time.process_time}
 clock = time.perf_counter
 
 
-def median_time(step, repeat: int):
-    """(median seconds of `repeat` timed calls after a warm-up, the last call's result)."""
-    out, times = step(), []
-    for _ in range(repeat):
+def timed(step, calls: int, warm_s: float = 0.0) -> tuple[list[float], object]:
+    """(seconds of `calls` timed calls after warm-up calls for `warm_s` (at least one), the last
+    call's result)."""
+    out, times, start = step(), [], time.perf_counter()
+    while time.perf_counter() - start < warm_s:
+        out = step()
+    for _ in range(calls):
         start = clock()
         out = step()
         times.append(clock() - start)
-    return statistics.median(times), out
+    return times, out
 
 
 QNNC_THREADS: dict = {}  # `threads=…` for the module, or empty: `--qnnc-threads` goes through $QNNC_THREADS
@@ -166,51 +174,82 @@ def our_values(out: torch.Tensor, layer) -> torch.Tensor:
     return out.detach().double().reshape(b, c, -1).transpose(1, 2).reshape(-1, c)
 
 
-def run_case(case: str, repeat: int) -> dict:
+def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | None]:
+    """(quiet row, loaded row or None). With neighbours (`load`), the two conditions alternate in
+    `rounds` rounds of equal calls, so that both see the same machine over the same minutes."""
     torch.manual_seed(0)
     layer = block_of(case)
     inputs = torch.rand(BATCH[case], *layer.in_shape)
     evaluations = BATCH[case] * (layer.patches if layer.kind == "quanv" else 1)
     module, step = ours(case, layer, inputs)
-    seconds, out = median_time(step, repeat)
-    row = {"qnnc": evaluations / seconds}
-    mine = our_values(out, layer)
-    if importlib.util.find_spec("pennylane"):
-        pl_step, to_tensor = pennylane(case, layer, inputs, module)
-        seconds, out = median_time(pl_step, max(1, repeat // 2))
-        row["pennylane"] = evaluations / seconds
-        theirs = to_tensor(out).reshape(mine.shape)  # fixed filters: filter-major per patch already
-        row["max_abs_difference_pennylane"] = float((mine - theirs).abs().max())
-    return row
+    theirs = pennylane(case, layer, inputs, module) if importlib.util.find_spec("pennylane") else None
+    conditions = ("quiet", "loaded") if load else ("quiet",)
+    times = {(c, who): [] for c in conditions for who in ("qnnc", "pennylane")}
+    chosen = {c: set() for c in conditions}
+    outputs = {}
+    per_round, theirs_per_round = math.ceil(repeat / rounds), math.ceil(max(1, repeat // 2) / rounds)
+    for _ in range(rounds):
+        for condition in conditions:
+            if load:
+                load.set(busy=condition == "loaded")
+            got, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
+            chosen[condition].add(threads.choose(QNNC_THREADS.get("threads")))
+            times[condition, "qnnc"] += got
+            if theirs is not None:
+                got, outputs["pennylane"] = timed(theirs[0], theirs_per_round)
+                times[condition, "pennylane"] += got
+    rows = {}
+    for condition in conditions:
+        row = {who: evaluations / statistics.median(times[condition, who]) for who in ("qnnc", "pennylane")
+               if times[condition, who]}
+        row["threads"] = sorted(chosen[condition])
+        rows[condition] = row
+    if theirs is not None:
+        mine = our_values(outputs["qnnc"], layer)
+        rows["quiet"]["max_abs_difference_pennylane"] = float((mine - theirs[1](outputs["pennylane"]).reshape(mine.shape)).abs().max())
+    return rows["quiet"], rows.get("loaded")
 
 
-def _spin(stop) -> None:
-    while not stop.is_set():
+def _spin() -> None:
+    while True:
         sum(range(10_000))
 
 
-@contextlib.contextmanager
-def neighbours(count: int):
-    """`count` busy processes for the duration of the block (stopped and joined afterwards); they
-    inherit this process's CPU affinity, so they compete for the same CPUs."""
-    stop = multiprocessing.Event()
-    workers = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(count)]
-    for worker in workers:
-        worker.start()
-    time.sleep(0.5)  # let them reach full speed
-    try:
-        yield
-    finally:
-        stop.set()
-        for worker in workers:
+class Neighbours:
+    """`count` busy processes, stopped (SIGSTOP) or running (SIGCONT) on request, each pinned to
+    one of this process's CPUs in turn. Pinned, the load is the same in every run: left to the
+    scheduler, three busy tasks on two CPUs settle as two on one CPU and one alone, and whether
+    the bench or a neighbour is alone (a whole CPU, or half of one) changed the loaded figure 2×
+    from run to run."""
+
+    def __init__(self, count: int):
+        self.workers = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(count)]
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        for i, worker in enumerate(self.workers):
+            worker.start()
+            if cpus:
+                os.sched_setaffinity(worker.pid, {cpus[i % len(cpus)]})
+        self.busy = True
+        self.set(busy=False)
+
+    def set(self, busy: bool) -> None:
+        """Resume or stop the neighbours."""
+        if busy != self.busy:
+            for worker in self.workers:
+                os.kill(worker.pid, signal.SIGCONT if busy else signal.SIGSTOP)
+            self.busy = busy
+
+    def close(self) -> None:
+        for worker in self.workers:
+            os.kill(worker.pid, signal.SIGCONT)
+            worker.terminate()
             worker.join(timeout=5)
 
 
-def measure(cases: list[str], repeat: int, requested: str | None) -> tuple[dict, str]:
-    """Every case's row, and one line on the machine while they ran."""
-    choice = threads.choose(requested)  # what a forward starting now would use
-    rows = {case: run_case(case, repeat) for case in cases}
-    return rows, f"{uptime()}; qnnc chose {choice} thread(s) at the start"
+# After each switch qnnc's step runs untimed for SETTLE_S (≥ 4 time constants of
+# `threads.SMOOTHING_S`, so its reading of the load forgets the other condition). Running, not
+# sleeping: on the development VM a second of idle CPUs cost the next calls a third of their speed.
+SETTLE_S = 1.0
 
 
 def uptime() -> str:
@@ -236,7 +275,7 @@ def ratio(ours_value: float | None, theirs: float | None) -> str:
 def print_table(rows: dict, loaded: dict | None) -> None:
     head = f"{'case':<42} {'qnnc':>10} {'PennyLane':>10} {'ratio':>8}"
     if loaded:
-        head += f" | {'qnnc':>10} {'PennyLane':>10} {'ratio':>8} | {'qnnc kept':>9}"
+        head += f" | {'qnnc':>10} {'PennyLane':>10} {'ratio':>8} | {'qnnc kept':>9} {'threads':>8}"
     print(" " * 43 + "quiet" + (" " * 30 + "beside neighbours" if loaded else ""))
     print(head + f" {'max |diff|':>11}")
     for case, r in rows.items():
@@ -245,8 +284,13 @@ def print_table(rows: dict, loaded: dict | None) -> None:
         if loaded:
             busy = loaded[case]
             line += f" | {busy['qnnc']:10,.0f} {busy.get('pennylane', 0):10,.0f} " \
-                    f"{ratio(busy['qnnc'], busy.get('pennylane'))} | {busy['qnnc'] / r['qnnc']:9.0%}"
+                    f"{ratio(busy['qnnc'], busy.get('pennylane'))} | {busy['qnnc'] / r['qnnc']:9.0%} " \
+                    f"{threads_used(r) + '/' + threads_used(busy):>8}"
         print(line + f" {r.get('max_abs_difference_pennylane', float('nan')):11.1e}")
+
+
+def threads_used(row: dict) -> str:
+    return ",".join(map(str, row["threads"]))
 
 
 def targets(rows: dict, loaded: dict | None) -> list[str]:
@@ -266,7 +310,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch's thread count (qnnc's `auto` never exceeds it)")
     parser.add_argument("--qnnc-threads", help="the modules' `threads=`: a count or `auto` (default: $QNNC_THREADS, else auto)")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=9, help="timed calls per case and condition (PennyLane: half)")
+    parser.add_argument("--rounds", type=int, default=3, help="quiet and loaded alternate this many times per case")
     parser.add_argument("--cases", default=",".join(SPECS), help="comma-separated, of " + ", ".join(SPECS))
     parser.add_argument("--clock", choices=CLOCK, default="wall",
                         help="wall-clock time, or this process's CPU time (robust on a busy machine, 1 thread)")
@@ -288,16 +333,20 @@ def main() -> None:
     where = pin(args.cpus)
     print(f"torch {torch.__version__}, {args.threads} torch thread(s), qnnc threads "
           f"{args.qnnc_threads or os.environ.get(threads.ENV) or 'auto'}, on {where} of {os.cpu_count()}; "
-          f"{args.clock} clock; evaluations per second (median of {args.repeat}); batches: "
+          f"{args.clock} clock; evaluations per second, median of {args.repeat} calls in {args.rounds} "
+          f"alternating rounds per condition; batches: "
           + ", ".join(f"{c}={BATCH[c]}" for c in cases))
     print(f"before:  {uptime()}")
-    rows, quiet_note = measure(cases, args.repeat, args.qnnc_threads)
-    print(f"quiet:   {quiet_note}")
-    loaded = None
-    if args.neighbours:
-        with neighbours(args.neighbours):
-            loaded, loaded_note = measure(cases, args.repeat, args.qnnc_threads)
-        print(f"beside {args.neighbours} busy neighbour(s): {loaded_note}")
+    load = Neighbours(args.neighbours) if args.neighbours else None
+    rows, loaded = {}, {} if load else None
+    try:
+        for case in cases:
+            rows[case], busy = run_case(case, args.repeat, args.rounds, load)
+            if load:
+                loaded[case] = busy
+    finally:
+        if load:
+            load.close()
     print(f"after:   {uptime()}\n")
     print_table(rows, loaded)
     skipped = [p for p in ("pennylane", "torchquantum", "qiskit_machine_learning") if importlib.util.find_spec(p) is None]
