@@ -99,19 +99,20 @@ class QuantumBlockModule(nn.Module):
     def forward(self, x: Tensor, *, features=None, layout=None) -> Tensor:
         """(N, features) -> (N, filters·m): filter-major, then measured value. A layer built around
         the block passes its own input as `x` with `features(x)` -> (N, features) and
-        `layout(values)`: its own work then runs at the block's thread count, forward and backward."""
+        `layout(values)`: its own work then runs at the block's thread count, forward and backward.
+        `features` checks that x is finite (its values are x's, so they are not checked again)."""
         on_cpu = x.device.type == "cpu"
         scope = BackwardScope(lambda: choose(self.threads)) if on_cpu else None
         with self.threads_for(x):
             if scope is not None:
                 x = scope.input(x)
-            out = self._evaluate(x if features is None else features(x), scope)
+            out = self._evaluate(x if features is None else features(x), scope, finite=features is None)
             if layout is not None:
                 out = layout(out)
         return out if scope is None else scope.output(out)
 
-    def _evaluate(self, features: Tensor, scope: BackwardScope | None) -> Tensor:
-        check_input(features, (self.circuit.features,), self._anchor.dtype, "(N, features)")
+    def _evaluate(self, features: Tensor, scope: BackwardScope | None, finite: bool = True) -> Tensor:
+        check_input(features, (self.circuit.features,), self._anchor.dtype, "(N, features)", finite)
         if features.device != self._anchor.device:
             raise ValueError(f"input is on {features.device} but the layer is on {self._anchor.device}; "
                              f"move one with `.to(device)`")
