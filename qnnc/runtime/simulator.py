@@ -24,8 +24,8 @@ from .axes import apply_each, apply_shared
 from .circuit import amplitude_vector
 from .gates import complex_dtype
 from .program import Fused, Op, Permute, FusedProgram
-from .unitaries import (block_unitaries, chain_layout, chain_products, group_matrices, op_matrices, op_params,
-                         permutation_index)
+from .unitaries import (Reorder, block_unitaries, chain_layout, chain_products, group_matrices, op_matrices,
+                         op_params, permutation_index)
 
 Tensor = torch.Tensor
 
@@ -190,21 +190,6 @@ def evolve(program: FusedProgram, state: Tensor, angles: dict, dtype: torch.dtyp
         else:
             state = apply_shared(state, cache[i] if i in cache else gates[step.index], step.qubits, n)
     return state
-
-
-class Reorder(torch.autograd.Function):
-    """state[..., index, :] for a permutation `index` of the amplitudes. Its backward gathers
-    with the inverse permutation: one pass, where index_select's zero-fills and scatter-adds."""
-
-    @staticmethod
-    def forward(ctx, state: Tensor, index: Tensor) -> Tensor:
-        ctx.save_for_backward(index)
-        return torch.index_select(state, -2, index)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (index,) = ctx.saved_tensors
-        return torch.index_select(grad, -2, torch.argsort(index)), None
 
 
 def step_constant(program: FusedProgram, index: int, angles: dict, dtype, device) -> Tensor:

@@ -106,7 +106,29 @@ def composed_source(ops: tuple[Op, ...], n: int, first: int = 0) -> tuple[int, .
 
 def permutation_index(ops: tuple[Op, ...], n: int, device) -> Tensor:
     """The composed reordering of `ops`: new_state = state[..., index, :]."""
-    return torch.tensor(composed_source(ops, n), device=device)
+    return rows_tensor(composed_source(ops, n), device)
+
+
+@lru_cache(maxsize=256)
+def rows_tensor(rows: tuple, device) -> Tensor:
+    """An index tensor of `rows` (nested tuples of ints), made once per device: these indices
+    are fixed by the program, and making them from Python lists cost several µs per call."""
+    return torch.tensor(rows, device=device)
+
+
+class Reorder(torch.autograd.Function):
+    """state[..., index, :] for a permutation `index` of the amplitudes. Its backward gathers
+    with the inverse permutation: one pass, where index_select's zero-fills and scatter-adds."""
+
+    @staticmethod
+    def forward(ctx, state: Tensor, index: Tensor) -> Tensor:
+        ctx.save_for_backward(index)
+        return torch.index_select(state, -2, index)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (index,) = ctx.saved_tensors
+        return torch.index_select(grad, -2, torch.argsort(index)), None
 
 
 # ---- one-qubit chains and fused blocks ------------------------------------------------------
@@ -192,7 +214,7 @@ def chain_products(program: FusedProgram, layout: ChainLayout, angles: dict, sdt
         return stacked  # no gates: the identity alone
     flat, out = stacked.reshape(stacked.shape[0], -1, 2, 2), None  # batch axes in one: plain bmm
     for rows in layout.positions:
-        m = flat[torch.tensor(rows, device=device)].flatten(0, 1)
+        m = flat[rows_tensor(rows, device)].flatten(0, 1)
         out = m if out is None else torch.bmm(m, out)
     return out.reshape(-1, *lead, 2, 2)
 
@@ -203,7 +225,7 @@ def layer_matrices(layout: ChainLayout, products: Tensor) -> list[Tensor]:
     out: list[Tensor | None] = [None] * len(layout.layers)
     for width in sorted({len(layer) for layer in layout.layers}):
         which = [i for i, layer in enumerate(layout.layers) if len(layer) == width]
-        rows = torch.tensor([[layout.layers[i][q] for i in which] for q in range(width)], device=products.device)
+        rows = rows_tensor(tuple(tuple(layout.layers[i][q] for i in which) for q in range(width)), products.device)
         for i, m in zip(which, kron(products[rows]).unbind(0)):  # factors (width, layers, *B, 2, 2)
             out[i] = m
     return out
@@ -229,6 +251,7 @@ def block_unitaries(program: FusedProgram, blocks: tuple[Fused, ...], angles: di
                 u = layers[part[1]] if u is None else layers[part[1]] @ u
                 continue
             u = torch.eye(2 ** k, dtype=sdtype, device=device) if u is None else u
-            u = u[..., list(part[1]), :] if part[0] == "permute" else apply_shared(u, gates[part[1].index], part[2], k)
+            u = Reorder.apply(u, rows_tensor(part[1], u.device)) if part[0] == "permute" else \
+                apply_shared(u, gates[part[1].index], part[2], k)
         out.append(u if u is not None else torch.eye(2 ** k, dtype=sdtype, device=device))
     return out
