@@ -179,6 +179,17 @@ def test_recovery_after_a_line_continuation():
     assert all(d.span.column <= len(text.split("\n")[d.span.line - 1]) + 1 for d in diagnostics), diagnostics
 
 
+@pytest.mark.skipif(check_text is None, reason="needs the checker")
+def test_a_header_broken_across_lines_is_no_model_named_underscore():
+    """A definition whose header ends on the next line (`circuit q(` then ` {`) becomes the
+    parser's placeholder model `_` on that line; the checker says nothing about that model
+    (found by the heavy fuzz profile: E409 pointed past the end of ` {`)."""
+    text = "circuit q(\n {\n  param q\n}\n"
+    program, diagnostics = check_text(text)
+    assert_diagnostics(text, diagnostics)
+    assert [d.code for d in diagnostics] == ["E100"] and not any("`_`" in d.message for d in diagnostics)
+
+
 def test_oversized_and_binary_files():
     assert [d.code for d in decode_source(b"x" * (MAX_BYTES + 1))[1]] == ["E003"]
     text, diagnostics = decode_source(b"model m {\n  relu \xff\xfe\n}\n")

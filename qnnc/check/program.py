@@ -84,10 +84,11 @@ def _independent(d: Diagnostic, parsed: Parsed, text: str) -> bool:
         return False
     lost = set()
     for item in parsed.spec.items:
-        skipped = [(f, last) for f, last in parsed.damaged if item.span.line <= f <= item.span.end_line]
+        skipped = [(f, last) for f, last in parsed.damaged if f <= item.span.end_line and last >= item.span.line]
         if not skipped:
             continue
-        header_lost = isinstance(item, ast.ModelDef) and item.name == "_" and item.span.line == skipped[0][0]
+        header_lost = isinstance(item, ast.ModelDef) and item.name == "_" and \
+            skipped[0][0] <= item.span.line <= skipped[0][1]
         if header_lost:
             lost.update(re.findall(r"^\s*\w+\s+([A-Za-z_]\w*)", text.split("\n")[skipped[0][0] - 1]))
         if not item.span.line <= d.span.line <= item.span.end_line:
