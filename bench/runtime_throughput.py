@@ -9,6 +9,11 @@ Cases (images 28×28, patches per second; `qdense`: samples per second):
   c  the same on 9 qubits, 3×3 stride 3, forward + backward
   d  strongly-entangling `qdense` on 8 qubits (rx encoding, 2 layers), forward + backward
 
+Batches: a1, a4 and b run issue #13's 256 images (50,176 patches); c 32 images, d 512 vectors
+(`--batch b=64` and so on to change them). qnnc pays a fixed ~1.6 ms per trainable 4-qubit
+step (docs/performance.md, "Where the time goes"), so at 64 images b's ratio is about 19×,
+not 45×.
+
 PennyLane runs `default.qubit` with parameter broadcasting over all patches (one call per
 filter), `diff_method="backprop"` with torch for training. Each figure is the median of several
 timed repetitions after a warm-up; both sides also report the largest difference between their
@@ -55,7 +60,7 @@ SPECS = {
     "c": ("image(1, 28, 28)", "quanv(kernel=3, stride=3)", RING),
     "d": ("vector(8)", "qdense(qubits=8)", "encode angle(rx)\n strongly_entangling(layers=2)"),
 }
-BATCH = {"a1": 256, "a4": 256, "b": 64, "c": 32, "d": 512}
+BATCH = {"a1": 256, "a4": 256, "b": 256, "c": 32, "d": 512}  # a1, a4, b: issue #13's 256 images
 TITLES = {"a1": "fixed 4q filter, 1 filter, forward", "a4": "fixed 4q filter, 4 filters, forward",
           "b": "trainable 4q filter, fwd+bwd", "c": "trainable 9q 3x3 filter, fwd+bwd",
           "d": "strongly-entangling qdense 8q, fwd+bwd"}
