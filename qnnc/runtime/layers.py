@@ -103,7 +103,7 @@ class QuantumBlockModule(nn.Module):
         `features` checks that x is finite (its values are x's, so they are not checked again)."""
         on_cpu = x.device.type == "cpu"
         scope = BackwardScope(lambda: choose(self.threads)) if on_cpu else None
-        with self.threads_for(x):
+        with using(choose(self.threads)) if on_cpu else contextlib.nullcontext():
             if scope is not None:
                 x = scope.input(x)
             out = self._evaluate(x if features is None else features(x), scope, finite=features is None)
@@ -126,13 +126,6 @@ class QuantumBlockModule(nn.Module):
         out = memory.chunked(lambda part: self._run(part, weights, limit), features,
                              self.bytes_per_sample(features.element_size()), limit, what)
         return out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
-
-    def threads_for(self, x: Tensor):
-        """The CPU thread count of a call on `x`, held for a `with` block (nothing on other devices).
-        Layers built around the block hold it over their own work too (patches, output layout): a
-        torch op at the default count between two of the block's calls wakes OpenMP's idle
-        workers, which on a loaded machine wait for a core at every op's barrier."""
-        return using(choose(self.threads)) if x.device.type == "cpu" else contextlib.nullcontext()
 
     def _weight_view(self, w: ir.WeightTensor) -> Tensor:
         t = self.weight(w.name)
