@@ -35,7 +35,8 @@ print(json.dumps({"applied": allocator.retain_freed_memory(), "faults": min(wind
 
 
 def one_step(**environment) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != allocator.ENV}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k not in (allocator.ENV, "GLIBC_TUNABLES")}
     result = subprocess.run([sys.executable, "-c", STEP], env={**env, **environment}, capture_output=True,
                             text=True, check=True)
     return json.loads(result.stdout.splitlines()[-1])
@@ -46,12 +47,14 @@ def one_step(**environment) -> dict:
 def test_a_training_step_stops_page_faulting_its_tensors_back_in():
     tuned, system = one_step(), one_step(QNNC_MALLOC="system")
     assert tuned["applied"] and not system["applied"]
-    assert system["faults"] > 50  # glibc's default hands the freed states back every step
-    assert tuned["faults"] < system["faults"] / 5
+    assert tuned["faults"] < 20  # a step's ~30 MiB of states would be thousands of 4 KiB pages
+    if system["faults"] > 50:  # where glibc's default hands the freed states back every step
+        assert tuned["faults"] < system["faults"] / 5
 
 
-def test_the_users_own_malloc_settings_are_left_alone():
-    assert not one_step(MALLOC_ARENA_MAX="2")["applied"]
+@pytest.mark.parametrize("setting", [{"MALLOC_ARENA_MAX": "2"}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}])
+def test_the_users_own_malloc_settings_are_left_alone(setting):
+    assert not one_step(**setting)["applied"]
 
 
 @pytest.mark.parametrize("value, expected", [("", "tuned"), ("system", "system"), (" Tuned ", "tuned")])

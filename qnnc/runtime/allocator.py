@@ -8,8 +8,8 @@ time on a virtual machine, where faults are dear. `retain_freed_memory` raises g
 per process (`mallopt`): blocks under 32 MiB come from the heap, and the heap keeps up to 256 MiB
 of free memory at its top. That bounds what it holds beyond the live tensors.
 
-It changes nothing when `QNNC_MALLOC=system`, when any `MALLOC_*` variable is set (the user has
-tuned glibc already), or off glibc (other allocators keep freed memory themselves).
+It changes nothing when `QNNC_MALLOC=system`, when any `MALLOC_*` variable or a `glibc.malloc`
+tunable in `GLIBC_TUNABLES` is set (the user has tuned glibc already), or off glibc (other allocators keep freed memory themselves).
 """
 from __future__ import annotations
 
@@ -41,9 +41,14 @@ def retain_freed_memory() -> bool:
     """Apply the limits above once per process where they apply; whether they are in force."""
     if not _State.done:
         _State.done = True
-        if requested() == "tuned" and not any(k.startswith("MALLOC_") for k in os.environ) and \
+        if requested() == "tuned" and not _tuned_by_user() and \
                 platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
             mallopt = ctypes.CDLL(None).mallopt
             _State.applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
                 bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _State.applied
+
+
+def _tuned_by_user() -> bool:
+    return any(k.startswith("MALLOC_") for k in os.environ) or \
+        "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "")
