@@ -321,10 +321,10 @@ def test_pulled_back_observables_equal_the_statevector():
     runner = module.runner
     data = torch.rand(40, 4, dtype=torch.float64)
     weights = {w.name: module._weight_view(w) for w in circuit.weights}
-    assert runner.uses_pauli(40, weights)
-    pauli = runner(data, weights)
-    runner.uses_pauli = lambda samples, weights: False
-    close(pauli.numpy(), runner(data, weights).numpy())
+    assert runner.form(40) == "pullback"
+    pulled = runner(data, weights)
+    runner.form = lambda samples: "statevector"
+    close(pulled.numpy(), runner(data, weights).numpy())
     fixed = {k: v.numpy() for k, v in module.fixed.named_buffers()}
     close(module(data).detach().numpy(), block_reference(circuit, data.numpy(), fixed))
 

@@ -1,27 +1,29 @@
-"""The runtime's fast forms compute exactly what the plain ones do: the pulled-back observables
-contracted at every split point and in cache-sized chunks, Bloch factors read straight from
+"""The runtime's fast forms compute exactly what the plain ones do: the observables pulled back
+to Pauli strings (values and coefficients against qiskit), Bloch vectors read straight from
 rx/ry angles, encoding layers built as R(θ)|0⟩ without their matrices, and patches taken as
 strided windows; and all of it against qiskit (`block_reference`) to 1e-12 in float64."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional
 
 from qnnc.runtime import Quanv, from_block, gate_matrix
-from qnnc.runtime import pauli
+from qnnc.runtime import pauli, pullback
 from qnnc.runtime.angles import evaluate_angles
-from qnnc.runtime.simulator import product_vectors, rotated_zero
+from qnnc.runtime.simulator import evolve, product_vectors, rotated_zero, split_product
 from test_runtime import block_reference, close, module_for, spec_layer
 
 ENCODINGS = ["angle(ry, scale=pi)", "angle(rx)", "angle(ry)\n  encode angle(rz)"]
 
 
-def pauli_module(encoding: str, qubits: int, filters: int, measure: str = "z"):
-    layer = spec_layer(f"encode {encoding}\n random_layers(layers=2, seed=3)\n measure {measure}",
-                       f"image({qubits}, 1, 1)", f"quanv(kernel=1, filters={filters}, trainable=false)")
+def pauli_module(encoding: str, qubits: int, filters: int, measure: str = "z", trainable: bool = False,
+                 template: str = "random_layers(layers=2, seed=3)"):
+    layer = spec_layer(f"encode {encoding}\n {template}\n measure {measure}", f"image({qubits}, 1, 1)",
+                       f"quanv(kernel=1, filters={filters}, trainable={'true' if trainable else 'false'})")
     circuit = from_block(layer.block)
     module = module_for(circuit)
     weights = {w.name: module._weight_view(w) for w in circuit.weights}
@@ -29,43 +31,57 @@ def pauli_module(encoding: str, qubits: int, filters: int, measure: str = "z"):
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("qubits,filters", [(2, 1), (3, 2), (4, 1), (4, 4), (5, 3)])
-def test_every_split_point_and_chunk_size_gives_the_same_values(encoding, qubits, filters):
-    circuit, module, weights = pauli_module(encoding, qubits, filters)
+@pytest.mark.parametrize("qubits,filters,measure,trainable", [
+    (2, 1, "z", False), (3, 2, "zz", True), (4, 1, "probs", False), (4, 4, "x", True), (5, 3, "y", False)])
+def test_pulled_back_strings_give_qiskits_values(encoding, qubits, filters, measure, trainable):
+    circuit, module, weights = pauli_module(encoding, qubits, filters, measure, trainable)
     runner = module.runner
-    program = runner.program
+    assert runner.pullback is not None
     data = torch.rand(37, qubits, dtype=torch.float64) * 4 - 2
-    values = evaluate_angles(program.plan, data, weights)
-    components = pauli.kept_components(program, circuit.features, weights)
-    coefficients = pauli.coefficients(program, values, components, torch.float64, data.device)
-    parts = pauli.factors(program, values, components, torch.float64, data.device)
-    results = [pauli.contract(pauli.arrange(coefficients, components, split), parts, split, chunk)
-               for split in range(qubits) for chunk in (5, 1024)]
-    for result in results[1:]:
-        close(result.numpy(), results[0].numpy(), 1e-12)
-    runner.components, runner.uses_pauli = components, (lambda samples, weights: True)
+    runner.form = lambda samples: "pullback"
     fast = module(data).detach().numpy()
-    fixed = {k: v.numpy() for k, v in module.fixed.named_buffers()}
-    close(fast, block_reference(circuit, data.numpy(), fixed), 1e-12)
+    parameters = {k: v.detach().numpy() for k, v in [*module.weights.items(), *module.fixed.named_buffers()]}
+    close(fast, block_reference(circuit, data.numpy(), parameters), 1e-12)
 
 
-@pytest.mark.parametrize("encoding", ["angle(ry, scale=pi)", "angle(rx)"])
-def test_direct_bloch_factors_equal_the_state_vectors(encoding):
-    circuit, module, weights = pauli_module(encoding, 3, 2)
+@pytest.mark.parametrize("template", ["strongly_entangling(layers=2)", "random_layers(layers=3, seed=7)",
+                                      "basic_entangler(layers=2, rotation=rx)"])
+def test_pulled_back_coefficients_are_qiskits_pauli_decomposition(template):
+    """C[k, P] = Tr(W† Z_k W P) / 2^n, W the gates after the preparation, from qiskit's own
+    decomposition of the pulled-back observable: the same strings, the same values."""
+    from qiskit.quantum_info import Operator, SparsePauliOp
+
+    circuit, module, weights = pauli_module("angle(rx)", 4, 1, "z", True, template)
+    runner, n = module.runner, 4
+    program, pulled = runner.program, runner.pullback
+    values = evaluate_angles(program.plan, torch.zeros(1, n, dtype=torch.float64), weights)
+    coeffs, _ = pullback.coefficients(pulled, program, values, torch.float64, torch.device("cpu"))
+    unitary = evolve(program, torch.eye(2 ** n, dtype=torch.complex128), values, torch.float64)[0].detach().numpy()
+    kept = pauli.kept_components(program, circuit)
+    for k in range(n):
+        z = np.diag([1 - 2 * ((i >> (n - 1 - k)) & 1) for i in range(2 ** n)])  # qubit 0 most significant
+        theirs = SparsePauliOp.from_operator(Operator(unitary.conj().T @ z @ unitary))  # label[j]: our qubit j
+        expected = {label: float(c.real) for label, c in zip(theirs.paulis.to_labels(), theirs.coeffs)
+                    if abs(c) > 1e-10 and all(letter in kept[q] for q, letter in enumerate(label))}
+        ours = {"".join("IXYZ"[(s >> 2 * (n - 1 - q)) & 3] for q in range(n)): float(c)
+                for s, c in zip(pulled.strings, coeffs[0, k].detach().tolist()) if abs(c) > 1e-10}
+        assert ours.keys() == expected.keys()
+        close([ours[label] for label in expected], list(expected.values()), 1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["angle(ry, scale=pi)", "angle(rx)", "angle(rz)"])
+def test_bloch_vectors_read_from_the_angles_equal_the_state_vectors(encoding):
+    circuit, module, weights = pauli_module(f"angle(ry)\n encode {encoding}" if encoding == "angle(rz)" else encoding,
+                                            3, 2)
     program = module.runner.program
     data = torch.rand(11, 3, dtype=torch.float64) * 6 - 3
     values = evaluate_angles(program.plan, data, weights)
-    components = pauli.kept_components(program, circuit.features, weights)
-    direct = pauli._direct_factors(program, values, components)
-    assert direct is not None  # the fast form applies to a single rx/ry per qubit
-    vectors = product_vectors(program, values, torch.float64, data.device).unbind(0)
-    for fast, v, keep in zip(direct, vectors, components):
-        close(fast.numpy(), pauli.bloch(v, keep).numpy(), 1e-12)
-
-
-def test_split_point_prefers_smaller_intermediates():
-    assert pauli.split_point(("IXZ",) * 4, 4) == 1  # one filter: C·F_B reads 27 rows, not 81
-    assert pauli.split_point(("IZ",), 1) == 0
+    heads = split_product(program.product, program.data_ops)[0]
+    direct = pauli._rotated_zero(program, heads, values)
+    assert (direct is None) == (encoding == "angle(rz)")  # read from the angle: one rotation per qubit
+    vectors = product_vectors(program, values, torch.float64, data.device, heads_only=True)
+    close(pauli.bloch_vectors(program, values, None, torch.float64, data.device).numpy(),
+          pauli.bloch(vectors).movedim(0, -3).numpy(), 1e-12)
 
 
 @pytest.mark.parametrize("name", ["rx", "ry", "rz"])

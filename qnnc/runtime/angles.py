@@ -80,9 +80,9 @@ def plan_angles(angles: tuple[ir.Angle, ...], live, data_slots) -> AnglePlan:
 def _piece(plan: AnglePlan, key, slots, where, scales, data, weights, derived, like: Tensor) -> Tensor:
     if key[0] == "weight":
         w = weights[key[1]]  # (F, 1, *shape)
-        return _scaled(_columns(w.reshape(*w.shape[:2], -1), flat_indices(where, tuple(w.shape[2:]))), scales)
+        return _scaled(pick_columns(w.reshape(*w.shape[:2], -1), flat_indices(where, tuple(w.shape[2:]))), scales)
     if key[0] in ("data", "derived"):
-        return _scaled(_columns(data if key[0] == "data" else derived, list(where)), scales)
+        return _scaled(pick_columns(data if key[0] == "data" else derived, list(where)), scales)
     if key[0] == "const":
         return torch.tensor(where, dtype=like.dtype, device=like.device)
     values = [evaluate(plan.angles[s], data, weights, derived) for s in slots]
@@ -111,7 +111,7 @@ def broadcast_shape(shapes) -> tuple[int, ...]:
     return tuple(max(sizes) if 0 not in sizes else 0 for sizes in zip(*padded))
 
 
-def _columns(t: Tensor, index: list[int]) -> Tensor:
+def pick_columns(t: Tensor, index: list[int]) -> Tensor:
     """t[..., index]: a slice (no copy) when the indices are consecutive."""
     if index == list(range(index[0], index[0] + len(index))):
         return t[..., index[0]: index[0] + len(index)]

@@ -1,19 +1,19 @@
 """`exact` mode: the cheapest exact form of a block, with autograd gradients.
 
 Two forms compute the same values: the fused statevector program (`simulator`) and, when the
-preparation is a product state and nothing after it reads data, the pulled-back observables
-(`pauli`). A count of multiply-adds picks one per call. The statevector's measured values are
-one product with a readout table (`measure.Readout`), which also takes the place of a final
-permutation. Steps that depend only on constants and fixed (non-trainable) weights — fused
-unitaries, permutations, pulled-back coefficients, the readout table — are computed once and
-cached until the fixed weights, dtype or device change.
+preparation is a product state and nothing after it reads data, the measured observables pulled
+back to Pauli strings (`pullback`) read on the prepared qubits' Bloch vectors (`pauli`). A count
+of multiply-adds picks one per call. The statevector's measured values are one product with a
+readout table (`measure.Readout`), which also replaces a final permutation. What depends only on
+constants and fixed weights — fused unitaries, permutations, pulled-back coefficients, the
+readout table — is computed once and cached until the fixed weights, dtype or device change.
 """
 from __future__ import annotations
 
 import torch
 
 from .. import ir
-from . import pauli
+from . import pauli, pullback
 from .angles import evaluate_angles
 from .circuit import BlockCircuit
 from .measure import Readout, folds_last_step, measure, readout_table
@@ -37,12 +37,6 @@ def statevector_cost(program: FusedProgram, samples: int, filters: int) -> float
     return samples * filters * per_sample
 
 
-def cache_chunk(arranged: Tensor, itemsize: int) -> int:
-    """Samples per chunk of `pauli.contract`: its largest intermediate (m·T_A rows) in about
-    half a megabyte, the L2 cache of one core on current CPUs (at least 1024 samples)."""
-    return max(1024, (1 << 19) // (arranged.shape[-2] * itemsize * max(1, arranged.shape[:-2].numel())))
-
-
 def samples_first(values: Tensor) -> Tensor:
     """(…, m, N) -> (N, F or 1, m)."""
     return values.reshape(-1, *values.shape[-2:]).permute(2, 0, 1)
@@ -57,18 +51,31 @@ class ExactRunner:
         steps = self.program.steps
         self.cacheable = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))
                           and weight_names(self.program, [s for o in _ops(step) for s in o.slots]) <= self.fixed]
-        self.pauli_fixed = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
-        self.components: tuple[str, ...] | None = None
+        self.fixed_coefficients = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
+        self._pullback: pullback.Pullback | None = None
+        self._compiled = False
         self._key, self._cache = None, {}
 
-    def uses_pauli(self, samples: int, weights: dict[str, Tensor]) -> bool:
-        if not pauli.eligible(self.program):
-            return False
-        if self.components is None:
-            self.components = pauli.kept_components(self.program, self.circuit.features, weights)
-        filters = self.circuit.filters
-        return pauli.cost(self.program, self.components, samples, filters, self.pauli_fixed) <= \
-            statevector_cost(self.program, samples, filters)
+    @property
+    def pullback(self) -> pullback.Pullback | None:
+        """The program's pullback, compiled on first use; None when the program is not eligible or
+        a stage would take more products than a sample's statevector takes multiply-adds (or than
+        `pullback.MAX_PAIRS`, which bounds the time compiling takes)."""
+        if not self._compiled:
+            self._compiled = True
+            if pauli.eligible(self.program):
+                limit = min(pullback.MAX_PAIRS, max(4096, int(statevector_cost(self.program, 1, 1))))
+                self._pullback = pullback.compile_pullback(
+                    self.program, pauli.kept_components(self.program, self.circuit), limit)
+        return self._pullback
+
+    def form(self, samples: int) -> str:
+        """"pullback" or "statevector": the form with the fewer multiply-adds for `samples`."""
+        filters, pulled = self.circuit.filters, self.pullback
+        if pulled is not None and pulled.cost(samples, filters, self.fixed_coefficients) <= \
+                statevector_cost(self.program, samples, filters):
+            return "pullback"
+        return "statevector"
 
     def __call__(self, data: Tensor, weights: dict[str, Tensor], cache_key=None) -> Tensor:
         """Measured values (N, F or 1, m) for data (N, features), weights {name: (F, 1, *shape)}."""
@@ -77,12 +84,11 @@ class ExactRunner:
             self._key, self._cache = (cache_key, dtype, device), {}
         program = self.program
         values = evaluate_angles(program.plan, data, weights, program.derived(data))
-        if self.uses_pauli(data.shape[0], weights):
-            split = pauli.split_point(self.components, self.circuit.filters * program.measurement.size)
-            arranged = self._cached("pauli", self.pauli_fixed, lambda: pauli.arrange(
-                pauli.coefficients(program, values, self.components, dtype, device), self.components, split))
-            parts = pauli.factors(program, values, self.components, dtype, device)  # each (…, T_q, N)
-            return samples_first(pauli.contract(arranged, parts, split, cache_chunk(arranged, data.element_size())))
+        if self.form(data.shape[0]) == "pullback":
+            coeffs, tails = self._cached("pullback", self.fixed_coefficients, lambda: pullback.coefficients(
+                self.pullback, program, values, dtype, device))
+            bloch = pauli.bloch_vectors(program, values, tails, dtype, device)
+            return samples_first(pullback.contract(self.pullback, coeffs, bloch))
         cache = {i: self._cached(i, True, lambda i=i: step_constant(program, i, values, dtype, device))
                  for i in self.cacheable}
         readout = self._cached("readout", True, lambda: readout_table(program, dtype, device))

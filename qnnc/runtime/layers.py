@@ -150,7 +150,9 @@ class QuantumBlockModule(nn.Module):
         c, amplitudes = self.circuit, 2 ** self.circuit.qubits
         if self.mode == "noisy":  # ρ: 4^qubits entries, ×2 per measured bit (`NoisyRunner.entries`)
             return c.filters * self.runner.entries * 2 * itemsize * 4
-        return c.filters * amplitudes * 2 * itemsize * 6
+        pulled = self.runner.pullback if self.mode == "exact" else None
+        pulled = 0 if pulled is None else pulled.values_per_sample(c.filters) * itemsize * 4
+        return max(c.filters * amplitudes * 2 * itemsize * 6, pulled)
 
 
 def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str, finite: bool = True) -> None:

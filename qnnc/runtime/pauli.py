@@ -1,170 +1,77 @@
-"""Measured observables pulled back through the circuit: a forward pass as quadratic forms.
+"""The prepared qubits in the Pauli basis: Bloch vectors of a product-state preparation.
 
-When the state preparation is a product state ρ = ⊗_q ½(I + x_q X + y_q Y + z_q Z) and nothing
-after it reads data, each measured value is <O_k> = Tr(W† O_k W ρ) = Σ_P C[P, k] Π_q b_q(P_q),
-a sum over Pauli strings P with b_q = (1, x_q, y_q, z_q) the Bloch vector of qubit q and
-C[P, k] = Tr(W† O_k W P) / 2^n. C depends only on the weights, so for fixed filters it is
-computed once; a forward pass is then one Kronecker product of Bloch vectors per sample and one
-matrix product with C (Pauli components that are zero for every input are dropped).
+When the preparation is a product state and nothing after it reads data (`eligible`), each
+measured value is a sum over Pauli strings of weight-only coefficients times products of the
+prepared qubits' Bloch components b_q = (1, x, y, z) (`pullback` finds the strings and the
+coefficients). This module gives those vectors for a batch — straight from the angle when a qubit
+is prepared by one rx, ry or rz reading data — and which of their components can be non-zero at
+all (`kept_components`), so that strings needing a zero component are never built.
 """
 from __future__ import annotations
 
 import torch
 
-from .angles import evaluate_angles
-from .measure import expectation, marginal
-from .program import FusedProgram
-from .simulator import evolve, product_vectors, state_dtype
+from .angles import evaluate_angles, pick_columns
+from .circuit import BlockCircuit
+from .program import FusedProgram, Op
+from .simulator import product_vectors, split_product
 
 Tensor = torch.Tensor
 PAULIS = "IXYZ"
-_MATRICES = {"I": [[1, 0], [0, 1]], "X": [[0, 1], [1, 0]], "Y": [[0, -1j], [1j, 0]], "Z": [[1, 0], [0, -1]]}
-MAX_QUBITS = 8
 
 
 def eligible(program: FusedProgram) -> bool:
-    """A product-state preparation, no data read afterwards, and at most MAX_QUBITS qubits."""
-    return program.prep == "product" and program.data_steps == 0 and program.qubits <= MAX_QUBITS
+    """A product-state preparation and no data read afterwards."""
+    return program.prep == "product" and program.data_steps == 0
 
 
-def bloch(vectors: Tensor, keep: str = PAULIS) -> Tensor:
-    """(…, 2, N) one-qubit states -> (…, len(keep), N) Bloch components, from (1, x, y, z)."""
+def bloch(vectors: Tensor) -> Tensor:
+    """(…, 2, N) one-qubit states -> (…, 4, N) Bloch components (1, x, y, z)."""
     a, b = vectors[..., 0, :], vectors[..., 1, :]
     if vectors.is_complex():
         cross, norm_a, norm_b = a.conj() * b, a.real ** 2 + a.imag ** 2, b.real ** 2 + b.imag ** 2
         x, y = 2 * cross.real, 2 * cross.imag
     else:
         x, y, norm_a, norm_b = 2 * a * b, torch.zeros_like(a), a * a, b * b
-    parts = {"I": lambda: torch.ones_like(norm_a), "X": lambda: x, "Y": lambda: y, "Z": lambda: norm_a - norm_b}
-    return torch.stack([parts[p]() for p in keep], dim=-2)
+    return torch.stack([torch.ones_like(norm_a), x, y, norm_a - norm_b], dim=-2)
 
 
-def factors(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> list[Tensor]:
-    """Each qubit's kept Bloch components b_q(P_q), (…, T_q, N), samples last. A qubit prepared
-    by one rx/ry data rotation θ alone has b = (1, 0, -sin θ, cos θ) / (1, sin θ, 0, cos θ):
-    read straight from its angle, with no state vector."""
-    direct = _direct_factors(program, values, components)
-    if direct is not None:
-        return direct
-    vectors = product_vectors(program, values, dtype, device).unbind(0)
-    return [bloch(v, keep) for v, keep in zip(vectors, components)]
+def bloch_vectors(program: FusedProgram, values: dict, tails: Tensor | None, dtype, device) -> Tensor:
+    """The prepared qubits' Bloch vectors (…, n, 4, N): each qubit's gates up to its last data
+    gate, then its tail (the weight gates after it) as b ← S b, with `tails` their transfer
+    matrices S (n, …, 4, 4) (`transfer`), None when no qubit has a tail."""
+    heads = split_product(program.product, program.data_ops)[0]
+    b = _rotated_zero(program, heads, values)
+    if b is None:
+        b = bloch(product_vectors(program, values, dtype, device, heads_only=True)).movedim(0, -3)
+    return b if tails is None else tails.movedim(0, -3) @ b
 
 
-_ROTATION_BLOCH = {"ry": {"I": "one", "X": "sin", "Z": "cos"}, "rx": {"I": "one", "Y": "-sin", "Z": "cos"}}
+_ROTATED = {"rx": lambda one, zero, c, s: (one, zero, -s, c), "ry": lambda one, zero, c, s: (one, s, zero, c),
+            "rz": lambda one, zero, c, s: (one, zero, zero, one)}
 
 
-def _direct_factors(program: FusedProgram, values: dict, components: tuple[str, ...]) -> list[Tensor] | None:
-    ops = program.product
-    if not all(len(q) == 1 and q[0].name in _ROTATION_BLOCH and program.reads_data(q[0]) and
-               set(keep) <= set(_ROTATION_BLOCH[q[0].name]) for q, keep in zip(ops, components)):
+def _rotated_zero(program: FusedProgram, heads: tuple[tuple[Op, ...], ...], values: dict) -> Tensor | None:
+    """R(θ)|0⟩'s Bloch vectors read from θ, when every qubit's head is one rx, ry or rz (all of
+    one kind) reading data — an encoding layer: (…, n, 4, N), with no state vector."""
+    names = {h[0].name if len(h) == 1 and not h[0].controls else None for h in heads}
+    if len(names) != 1 or next(iter(names)) not in _ROTATED:
         return None
-    columns = [program.plan.column[q[0].slots[0]][1] for q in ops]
-    data = values["data"]
-    theta = (data[..., columns[0]: columns[0] + len(columns)] if columns == list(range(columns[0], columns[0] + len(columns)))
-             else data[..., columns]).movedim(-1, 0)  # (n, …, N), samples last: a view, or one gather
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    pick = {"one": lambda: torch.ones_like(cos), "cos": lambda: cos, "sin": lambda: sin, "-sin": lambda: -sin}
-    rows = [tuple(_ROTATION_BLOCH[q[0].name][p] for p in keep) for q, keep in zip(ops, components)]
-    if len(set(rows)) == 1:  # every qubit alike (an encoding layer): one stack for all
-        return list(torch.stack([pick[r]() for r in rows[0]], dim=1).unbind(0))
-    return [torch.stack([pick[r]()[q] for r in row]) for q, row in enumerate(rows)]
+    columns = [program.plan.column[h[0].slots[0]][1] for h in heads]
+    theta = pick_columns(values["data"], columns).movedim(-1, -2)  # (…, n, N): a view, or one gather
+    c, s = torch.cos(theta), torch.sin(theta)
+    return torch.stack(_ROTATED[names.pop()](torch.ones_like(c), torch.zeros_like(c), c, s), dim=-2)
 
 
-def kron_rows(parts: list[Tensor]) -> Tensor:
-    """Π_q parts[q][P_q] for every index tuple, (…, Π T_q, N), the first part most significant:
-    neighbours paired level by level, so only the last product is full-sized."""
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) % 2:
-        rest = kron_rows(parts[1:])
-        return (parts[0].unsqueeze(-2) * rest.unsqueeze(-3)).flatten(-3, -2)
-    pairs = [(a.unsqueeze(-2) * b.unsqueeze(-3)).flatten(-3, -2) for a, b in zip(parts[::2], parts[1::2])]
-    return kron_rows(pairs)
-
-
-def _kron_writes(sizes: list[int]) -> int:
-    """Values per sample that `kron_rows` writes for parts of these sizes."""
-    if len(sizes) <= 1:
-        return 0
-    if len(sizes) % 2:
-        rest = sizes[1:]
-        return _kron_writes(rest) + sizes[0] * _product(rest)
-    pairs = [a * b for a, b in zip(sizes[::2], sizes[1::2])]
-    return sum(pairs) + _kron_writes(pairs)
-
-
-def _product(sizes) -> int:
-    out = 1
-    for s in sizes:
-        out *= s
-    return out
-
-
-def split_point(components: tuple[str, ...], rows: int) -> int:
-    """Where `contract` splits the qubits (0: not at all), by the values per sample each choice
-    reads and writes. `rows` is the number of measured values (× filters)."""
-    sizes = [len(keep) for keep in components]
-
-    def cost(h: int) -> float:
-        a, b = _product(sizes[:h]), _product(sizes[h:])
-        return _kron_writes(sizes[:h]) + _kron_writes(sizes[h:]) + b + (2 * rows * a if h else 0) + rows + rows * a * b / 16
-    return min(range(len(sizes)), key=lambda h: (cost(h), h))
-
-
-def arrange(coeffs: Tensor, components: tuple[str, ...], split: int) -> Tensor:
-    """C (…, T^n, m) as `contract` reads it for qubits split at `split`: (…, m·T_A, T_B)."""
-    a = _product(len(keep) for keep in components[:split])
-    lead, m = coeffs.shape[:-2], coeffs.shape[-1]
-    return coeffs.reshape(*lead, a, -1, m).movedim(-1, -3).reshape(*lead, m * a, -1)
-
-
-def contract(arranged: Tensor, parts: list[Tensor], split: int, chunk: int) -> Tensor:
-    """Σ_P C[P, k] Π_q b_q(P_q), (…, m, N): with F_A, F_B the Kronecker rows of the qubits before
-    and from `split`, (C_{k,a,·} · F_B) · F_A[a] summed over a — one matrix product reading T_B rows
-    instead of T^n. Samples go in chunks of `chunk`, so the intermediates stay in cache."""
-    samples = parts[0].shape[-1]
-    if samples > chunk:
-        pieces = [contract(arranged, [p[..., i: i + chunk] for p in parts], split, chunk)
-                  for i in range(0, samples, chunk)]
-        return torch.cat(pieces, dim=-1)
-    right = kron_rows(parts[split:])
-    out = arranged @ right  # one matrix product (a batched one when the rows depend on the filter)
-    if not split:
-        return out
-    left = kron_rows(parts[:split])  # (…, T_A, N)
-    out = out.unflatten(-2, (-1, left.shape[-2]))  # (…, m, T_A, N)
-    return (out * left.unsqueeze(-3)).sum(-2)
-
-
-def coefficients(program: FusedProgram, values: dict, components: tuple[str, ...], dtype, device) -> Tensor:
-    """C (…, T^n, m): Pauli coefficients of the pulled-back observables."""
-    n = program.qubits
-    d = 2 ** n
-    sdtype = state_dtype(program, dtype)
-    unitary = evolve(program, torch.eye(d, dtype=sdtype, device=device), values, dtype)  # W, (…, d, d)
-    table = expectation(marginal(torch.eye(d, dtype=dtype, device=device), program.measurement.qubits, n),
-                        program.measurement).to(sdtype)  # (m, d): the observables' diagonals
-    adjoint = unitary.conj().transpose(-1, -2).unsqueeze(-3)
-    observable = (adjoint * table.unsqueeze(-2)) @ unitary.unsqueeze(-3)  # W† O_k W, (…, m, d, d)
-    lead = observable.shape[:-2]
-    x = observable.reshape(*lead, *(2,) * (2 * n))
-    # interleave (row_q, col_q) per qubit, then contract each pair with the kept Paulis
-    base = len(lead)
-    x = x.permute(*range(base), *(base + i for q in range(n) for i in (q, n + q))).reshape(*lead, *(4,) * n)
-    for q, keep in enumerate(components):
-        basis = torch.tensor([[_MATRICES[p][j][i] for i in range(2) for j in range(2)] for p in keep],
-                             dtype=sdtype, device=device)  # Tr(O P) = Σ O[i, j] P[j, i]
-        x = torch.movedim(torch.tensordot(x, basis, dims=([base + q], [1])), -1, base + q)
-    coeffs = (x.real if x.is_complex() else x).reshape(*lead, -1) / d  # (…, m, T^n)
-    return coeffs.transpose(-1, -2)
-
-
-def kept_components(program: FusedProgram, features_count: int, weights: dict[str, Tensor]) -> tuple[str, ...]:
-    """Per qubit, the Pauli components its prepared Bloch vector can have: probed at random data
-    (a component that vanishes at 16 random inputs vanishes identically for these gates)."""
+def kept_components(program: FusedProgram, circuit: BlockCircuit) -> tuple[str, ...]:
+    """Per qubit, the Pauli components its prepared Bloch vector can have: probed at 16 random
+    inputs and random weights (a component that vanishes there vanishes identically)."""
     generator = torch.Generator().manual_seed(0)
-    data = torch.randn(16, max(features_count, 1), generator=generator, dtype=torch.float64) * 3
-    probe = {k: v.detach().to("cpu", torch.float64) for k, v in weights.items()}
+    data = torch.randn(16, max(circuit.features, 1), generator=generator, dtype=torch.float64) * 3
+    probe = {}
+    for w in circuit.weights:
+        t = torch.rand(w.shape, generator=generator, dtype=torch.float64) * 6.3
+        probe[w.name] = t.unsqueeze(1) if circuit.filters > 1 else t.reshape(1, 1, *t.shape)
     values = evaluate_angles(program.plan, data, probe)
     vectors = product_vectors(program, values, torch.float64, torch.device("cpu"))
     kept = []
@@ -174,11 +81,34 @@ def kept_components(program: FusedProgram, features_count: int, weights: dict[st
     return tuple(kept)
 
 
-def cost(program: FusedProgram, components: tuple[str, ...], samples: int, filters: int, fixed: bool) -> float:
-    """Multiply-adds of a forward pass in this form (the coefficients are free when fixed)."""
-    terms = 1
-    for keep in components:
-        terms *= len(keep)
-    m = program.measurement.size
-    build = 0 if fixed else filters * m * 8 ** program.qubits * (4 if not program.real else 1)
-    return samples * terms * (filters * m + 1) + build
+def _sub(s: int, a: int, b: int, n: int) -> int:
+    """The letters of qubits a..b-1 of string s, packed."""
+    return (s >> 2 * (n - b)) & ((1 << 2 * (b - a)) - 1)
+
+
+def product_levels(strings: tuple[int, ...], n: int) -> tuple:
+    """How to build Π_q b_q[s_q] for Pauli strings s (two bits a letter, I X Y Z, qubit 0 the most
+    significant): levels of (left rows, right rows), each row of a level the product of those two
+    rows of the one before. Level 0 is the Bloch vectors (row 4q + letter; row 0, qubit 0's I, is
+    1); each level pairs neighbouring groups of qubits, for the sub-strings in use only, with row 0
+    always 1; the last level's rows 1… are `strings`, in order."""
+    groups = [(q, q + 1) for q in range(n)]
+    rows = [{letter: 4 * q + letter for letter in range(4)} for q in range(n)]
+    levels = []
+    while True:
+        left, right, new_groups, new_rows = [0], [0], [], []
+        for j in range(0, len(groups), 2):
+            (a, mid), b = groups[j], groups[min(j + 1, len(groups) - 1)][1]
+            table: dict[int, int] = {}
+            for s in strings:
+                key = _sub(s, a, b, n)
+                if key not in table:
+                    table[key] = len(left)
+                    left.append(rows[j][_sub(s, a, mid, n)])
+                    right.append(rows[j + 1][_sub(s, mid, b, n)] if mid < b else 0)
+            new_groups.append((a, b))
+            new_rows.append(table)
+        levels.append((tuple(left), tuple(right)))
+        groups, rows = new_groups, new_rows
+        if len(groups) == 1:
+            return tuple(levels)

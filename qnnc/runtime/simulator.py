@@ -47,12 +47,13 @@ def split_product(product: tuple[tuple[Op, ...], ...], data_ops: frozenset[int])
     return tuple(heads), tuple(tails)
 
 
-def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: Tensor | None = None) -> Tensor:
+def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: Tensor | None = None,
+                    heads_only: bool = False) -> Tensor:
     """Each qubit's state after its leading gates, (n, …, 2, N or 1); real when those gates are.
     A qubit's gates up to its last data gate (its head) run one gate position at a time, all
     qubits together: a position whose gates are all of one kind (an encoding layer) is a single
     batched matrix. The rest (its tail) is one 2×2 product per qubit, from `chain_products`:
-    `tails` (n, *B, 2, 2) when the caller built them, else built here."""
+    `tails` (n, *B, 2, 2) when the caller built them, else built here; left out when `heads_only`."""
     sdtype = dtype if program.prep_real else complex_dtype(dtype)
     heads, tail_ops = split_product(program.product, program.data_ops)
     n, vectors = program.qubits, None  # (n, …, 2, N or 1)
@@ -76,7 +77,7 @@ def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: T
             m[..., :, 0, :] * vectors[..., 0:1, :] + m[..., :, 1, :] * vectors[..., 1:2, :]
     if vectors is None:
         vectors = torch.tensor([[1], [0]], dtype=sdtype, device=device).expand(n, 2, 1)
-    if not any(tail_ops):
+    if heads_only or not any(tail_ops):
         return vectors
     if tails is None:
         layout = chain_layout(tail_ops, ())

@@ -44,7 +44,7 @@ def op_params(program: FusedProgram, members: list[Op], angles: dict) -> list[Te
         columns = [program.plan.column[op.slots[k]][1] for op in members]
         first = columns[0]
         picked = source[..., first: first + len(columns)] if columns == list(range(first, first + len(columns))) \
-            else source[..., columns]
+            else source.index_select(-1, rows_tensor(tuple(columns), source.device))
         out.append(picked.movedim(-1, 0))
     return out
 
@@ -152,16 +152,22 @@ class ChainLayout:
     items: tuple[tuple[tuple, ...], ...]
 
 
+def gate_kind(op: Op) -> tuple:
+    """Ops of one kind are built in one batched call: same name and controls."""
+    return op.name, op.controls
+
+
 @lru_cache(maxsize=256)
-def chain_layout(tails: tuple[tuple[Op, ...], ...], blocks: tuple[Fused, ...]) -> ChainLayout:
-    """The `ChainLayout` of per-qubit preparation tails and of `blocks` (none of which reads data)."""
+def chain_layout(tails: tuple[tuple[Op, ...], ...], blocks: tuple[Fused, ...], kind=gate_kind) -> ChainLayout:
+    """The `ChainLayout` of per-qubit preparation tails and of `blocks` (none of which reads data);
+    `kind(op)` groups the gates into the calls that build them."""
     chains: list[tuple[Op, ...]] = []
     tail_chains = tuple(_add(chains, tail) if tail else -1 for tail in tails)
     layers: list[tuple[int, ...]] = []
     items = tuple(_block_items(block, chains, layers) for block in blocks)
     groups: dict[tuple, list[Op]] = {}
     for op in (op for chain in chains for op in chain):
-        groups.setdefault((op.name, op.controls), []).append(op)
+        groups.setdefault(kind(op), []).append(op)
     kinds = tuple(map(tuple, groups.values()))
     row = {op.index: r for r, op in enumerate(op for group in kinds for op in group)}
     depth = max(map(len, chains), default=0)
@@ -202,21 +208,29 @@ def _block_items(block: Fused, chains: list, layers: list) -> tuple[tuple, ...]:
     return tuple(("permute", composed_source(part[1], k, first)) if part[0] == "permute" else part for part in parts)
 
 
-def chain_products(program: FusedProgram, layout: ChainLayout, angles: dict, sdtype, device) -> Tensor:
-    """(chains + 1, *B, 2, 2): the product of each chain's gates, the identity last. One
-    `group_matrices` call per gate kind, then one batched product per chain position."""
-    parts = [group_matrices(program, list(group), angles, sdtype, device) for group in layout.kinds]
-    eye = torch.eye(2, dtype=sdtype, device=device).unsqueeze(0)
+def chain_products(program: FusedProgram, layout: ChainLayout, angles: dict, sdtype, device,
+                   matrices=group_matrices, d: int = 2) -> Tensor:
+    """(chains + 1, *B, d, d): the product of each chain's gates, the identity last. One
+    `matrices` call per gate kind — `group_matrices`, or another function of the same arguments
+    giving a d×d matrix per gate that composes like a gate (`transfer.group_transfers`) — then
+    one batched product per chain position."""
+    parts = [matrices(program, list(group), angles, sdtype, device) for group in layout.kinds]
+    eye = _eye(d, sdtype, device).unsqueeze(0)
     lead = broadcast_shape(p.shape[1:-2] for p in parts)
     stacked = torch.cat([p.reshape(p.shape[0], *(1,) * (len(lead) + 3 - p.dim()), *p.shape[1:])
-                         .expand(p.shape[0], *lead, 2, 2) for p in parts + [eye]])
+                         .expand(p.shape[0], *lead, d, d) for p in parts + [eye]])
     if not layout.positions:
         return stacked  # no gates: the identity alone
-    flat, out = stacked.reshape(stacked.shape[0], -1, 2, 2), None  # batch axes in one: plain bmm
+    flat, out = stacked.reshape(stacked.shape[0], -1, d, d), None  # batch axes in one: plain bmm
     for rows in layout.positions:
-        m = flat[rows_tensor(rows, device)].flatten(0, 1)
+        m = flat.index_select(0, rows_tensor(rows, device)).flatten(0, 1)
         out = m if out is None else torch.bmm(m, out)
-    return out.reshape(-1, *lead, 2, 2)
+    return out.reshape(-1, *lead, d, d)
+
+
+@lru_cache(maxsize=32)
+def _eye(d: int, dtype: torch.dtype, device) -> Tensor:
+    return torch.eye(d, dtype=dtype, device=device)
 
 
 def layer_matrices(layout: ChainLayout, products: Tensor) -> list[Tensor]:
