@@ -115,12 +115,16 @@ def test_strided_windows_are_the_unfolded_patches(kernel, stride, padding, chann
      "quanv(kernel=2, stride=2)"),  # real: weight tails fold into the fused block
     ("encode angle(rx)\n strongly_entangling(layers=2)", "vector(5)", "qdense(qubits=5)"),  # complex, wide
 ])
-def test_gradients_of_the_fast_forms_match_finite_differences(body, shape, layer):
+@pytest.mark.parametrize("form", ["pullback", "statevector"])
+def test_gradients_of_the_fast_forms_match_finite_differences(body, shape, layer, form):
     """gradcheck (finite differences, float64) through folded tails, encoding layers built as
-    R(θ)|0⟩ and the real-factor readout backward, with respect to the inputs and the weights."""
+    R(θ)|0⟩ and the real-factor readout backward, or through the pulled-back strings and their
+    transfer matrices, with respect to the inputs and the weights."""
     layer = spec_layer(f"{body}\n measure z", shape, layer)
     circuit = from_block(layer.block)
     module = module_for(circuit)
+    assert module.runner.pullback is not None
+    module.runner.form = lambda samples: form
     x = torch.rand(3, circuit.features, dtype=torch.float64, requires_grad=True)
     names = [w.name for w in circuit.weights]
 
@@ -137,3 +141,33 @@ def test_modes_on_compiled_circuits_are_refused_by_a_bare_layer(mode):
     circuit = from_block(spec_layer("encode angle(ry)\n measure z", "vector(2)", "qdense(qubits=2)").block)
     with pytest.raises(ValueError, match=f"`{mode}` mode runs the compiled circuits"):
         module_for(circuit, mode=mode)
+
+
+MIXED = """circuit mix(q[3]) {
+  param w[4]
+  ctrl @ rx(w[0]) q[0], q[2]
+  crz(w[1]) q[2], q[1]
+  t q[1]
+  ctrl @ cx q[0], q[1], q[2]
+  rzz(w[2]) q[0], q[1]
+  ry(w[3]) q[2]
+}"""
+
+
+def test_pulled_back_weight_gates_on_several_qubits_and_non_clifford_constants():
+    """Weight gates on two and three qubits take their transfer matrices from their unitaries, and
+    constant non-Clifford gates (t, ccx) split strings: values against qiskit, gradients against
+    finite differences."""
+    layer = spec_layer("encode angle(ry, scale=pi)\n mix q\n measure zz", "vector(3)", "qnn(qubits=3)", MIXED)
+    circuit = from_block(layer.block)
+    module = module_for(circuit)
+    runner = module.runner
+    assert runner.pullback is not None and runner.pullback.gates and runner.form(8) == "pullback"
+    data = torch.rand(8, 3, dtype=torch.float64)
+    parameters = {k: v.detach().numpy() for k, v in module.weights.items()}
+    close(module(data).detach().numpy(), block_reference(circuit, data.numpy(), parameters), 1e-12)
+    weights = [module.weights[w.name].detach().clone().requires_grad_(True) for w in circuit.weights]
+
+    def run(x, *values):
+        return runner(x, {w.name: v.reshape(1, 1, *v.shape) for w, v in zip(circuit.weights, values)}).reshape(len(x), -1)
+    assert torch.autograd.gradcheck(run, (data.requires_grad_(True), *weights), eps=1e-6, atol=1e-7)

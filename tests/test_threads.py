@@ -8,7 +8,8 @@ from typing import ClassVar
 import pytest
 import torch
 
-from qnnc.runtime import threads
+from qnnc.runtime import QuantumBlockModule, layers, threads
+from test_runtime import spec_layer
 
 
 @pytest.fixture(autouse=True)
@@ -77,6 +78,27 @@ def test_auto_never_raises_torchs_setting_and_a_count_is_capped_at_the_usable_cp
     assert threads.choose(3) == 3 and threads.choose(16) == 4
     monkeypatch.setenv("QNNC_THREADS", "16")
     assert threads.choose() == 4
+
+
+def test_auto_gives_a_small_call_one_thread_per_unit_of_work(monkeypatch):
+    fake_machine(monkeypatch, usable=4, running=1)
+    torch.set_num_threads(4)
+    per = threads.WORK_PER_THREAD
+    assert threads.choose("auto", work=per / 10) == 1
+    assert threads.choose("auto", work=per * 1.5) == 2
+    assert threads.choose("auto", work=per * 100) == 4 and threads.choose("auto") == 4
+    assert threads.choose(3, work=1) == 3  # an explicit count is the user's
+
+
+def test_a_layer_asks_for_threads_by_its_calls_work(monkeypatch):
+    block = QuantumBlockModule(spec_layer("encode angle(rx)\n strongly_entangling(layers=2)\n measure z",
+                                          "vector(6)", "qdense(qubits=6)").block)
+    seen = []
+    monkeypatch.setattr(layers, "choose", lambda requested, work=None: seen.append(work) or 1)
+    block(torch.rand(10, 6))
+    block(torch.rand(1000, 6))
+    assert seen[0] == min(block.runner.costs(10).values()) and seen[-1] == min(block.runner.costs(1000).values())
+    assert seen[-1] > seen[0] > 0
 
 
 def test_a_narrow_affinity_counts_its_share_of_the_machines_tasks(monkeypatch):
@@ -267,7 +289,6 @@ def test_layers_and_compiled_modules_take_a_thread_count(monkeypatch):
     """`threads=` reaches every quantum block, bad values fail at construction, and a forward
     and backward leave torch's own count as it was."""
     import qnnc
-    from qnnc.runtime import QuantumBlockModule
 
     compiled = qnnc.compile("specs/henderson.qnn")
     module = compiled.module(threads=1)

@@ -10,6 +10,8 @@ readout table — is computed once and cached until the fixed weights, dtype or 
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import torch
 
 from .. import ir
@@ -52,30 +54,27 @@ class ExactRunner:
         self.cacheable = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))
                           and weight_names(self.program, [s for o in _ops(step) for s in o.slots]) <= self.fixed]
         self.fixed_coefficients = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
-        self._pullback: pullback.Pullback | None = None
-        self._compiled = False
         self._key, self._cache = None, {}
 
-    @property
+    @cached_property
     def pullback(self) -> pullback.Pullback | None:
         """The program's pullback, compiled on first use; None when the program is not eligible or
         a stage would take more products than a sample's statevector takes multiply-adds (or than
         `pullback.MAX_PAIRS`, which bounds the time compiling takes)."""
-        if not self._compiled:
-            self._compiled = True
-            if pauli.eligible(self.program):
-                limit = min(pullback.MAX_PAIRS, max(4096, int(statevector_cost(self.program, 1, 1))))
-                self._pullback = pullback.compile_pullback(
-                    self.program, pauli.kept_components(self.program, self.circuit), limit)
-        return self._pullback
+        if not pauli.eligible(self.program):
+            return None
+        limit = min(pullback.MAX_PAIRS, max(4096, int(statevector_cost(self.program, 1, 1))))
+        return pullback.compile_pullback(self.program, pauli.kept_components(self.program, self.circuit), limit)
+
+    def costs(self, samples: int) -> dict[str, float]:
+        """Multiply-adds of a forward pass over `samples` in each form that applies."""
+        filters, pulled = self.circuit.filters, self.pullback
+        costs = {} if pulled is None else {"pullback": pulled.cost(samples, filters, self.fixed_coefficients)}
+        return {**costs, "statevector": statevector_cost(self.program, samples, filters)}
 
     def form(self, samples: int) -> str:
         """"pullback" or "statevector": the form with the fewer multiply-adds for `samples`."""
-        filters, pulled = self.circuit.filters, self.pullback
-        if pulled is not None and pulled.cost(samples, filters, self.fixed_coefficients) <= \
-                statevector_cost(self.program, samples, filters):
-            return "pullback"
-        return "statevector"
+        return min((costs := self.costs(samples)), key=costs.__getitem__)
 
     def __call__(self, data: Tensor, weights: dict[str, Tensor], cache_key=None) -> Tensor:
         """Measured values (N, F or 1, m) for data (N, features), weights {name: (F, 1, *shape)}."""

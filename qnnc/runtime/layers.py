@@ -96,14 +96,16 @@ class QuantumBlockModule(nn.Module):
     def weight(self, name: str) -> Tensor:
         return self.weights[name] if name in self.weights else getattr(self.fixed, name)
 
-    def forward(self, x: Tensor, *, features=None, layout=None) -> Tensor:
+    def forward(self, x: Tensor, *, features=None, layout=None, samples: int | None = None) -> Tensor:
         """(N, features) -> (N, filters·m): filter-major, then measured value. A layer built around
-        the block passes its own input as `x` with `features(x)` -> (N, features) and
-        `layout(values)`: its own work then runs at the block's thread count, forward and backward.
-        `features` checks that x is finite (its values are x's, so they are not checked again)."""
-        on_cpu = x.device.type == "cpu"
-        scope = BackwardScope(lambda: choose(self.threads)) if on_cpu else None
-        with using(choose(self.threads)) if on_cpu else contextlib.nullcontext():
+        the block passes its own input as `x` with `features(x)` -> (N, features), its N as
+        `samples`, and `layout(values)`: its own work then runs at the block's thread count, forward
+        and backward. `features` checks that x is finite (its values are x's, not checked again)."""
+        on_cpu, work = x.device.type == "cpu", None
+        if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
+            work = min(self.runner.costs(samples if samples is not None else len(x) if x.dim() else 0).values())
+        scope = BackwardScope(lambda: choose(self.threads, work)) if on_cpu else None
+        with using(choose(self.threads, work)) if on_cpu else contextlib.nullcontext():
             if scope is not None:
                 x = scope.input(x)
             out = self._evaluate(x if features is None else features(x), scope, finite=features is None)
@@ -218,7 +220,8 @@ class Quanv(nn.Module):
         if out_h < 1 or out_w < 1:
             raise ValueError(f"a {self.kernel}×{self.kernel} kernel with padding {self.padding} does not fit "
                              f"a {height}×{width} image")
-        return self.block(x, features=self.patches, layout=lambda values: self.arrange(values, batch, out_h, out_w))
+        return self.block(x, features=self.patches, layout=lambda values: self.arrange(values, batch, out_h, out_w),
+                          samples=batch * self.groups * out_h * out_w)
 
     def patches(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B·g·L, features): every patch of every image (and group)."""

@@ -79,10 +79,7 @@ class Pullback:
 # ---- compiling: which strings, through which stages ---------------------------------------------
 def _local(s: int, shifts: tuple[int, ...]) -> int:
     """The letters of string s at bit `shifts` (a gate's qubits), packed in the gate's order."""
-    out = 0
-    for shift in shifts:
-        out = out << 2 | (s >> shift) & 3
-    return out
+    return sum(((s >> shift) & 3) << 2 * j for j, shift in enumerate(reversed(shifts)))
 
 
 def _spread(local: int, shifts: tuple[int, ...]) -> int:
@@ -91,9 +88,8 @@ def _spread(local: int, shifts: tuple[int, ...]) -> int:
 
 
 def _rule(program: FusedProgram, ops: tuple[Op, ...], constant: bool) -> dict[int, list]:
-    """P -> [(Q, R[Q, P])] for a constant run, [(Q, entry P·4^k + Q of its S)] for one with
-    weights, probed at two random angle sets (P = I, which every R keeps, omitted); Q's letters
-    are placed at the run's qubits in a string."""
+    """P -> [(Q placed at the run's qubits, R[Q, P])] for a constant run, [(Q, entry P·4^k + Q of
+    its S)] for one with weights, probed at two random angle sets (P = I, kept by every R: omitted)."""
     generator = torch.Generator().manual_seed(0)
     s = 0
     for _ in range(1 if constant else 2):

@@ -27,6 +27,9 @@ ENV = "QNNC_THREADS"
 REFRESH_S = 0.05  # how long one reading of the machine's load is reused
 SMOOTHING_S = 0.25  # the time constant of the smoothed count of other runnable tasks
 ACCEPTED = 'a whole number ≥ 1 or "auto"'
+# multiply-adds that repay a thread's wake-ups and barriers: an 8-qubit strongly entangling qdense
+# (2.7k a sample) took 2.3 ms a step on 512 samples on 1 thread, 2.7 ms on 2; level at 2048 samples
+WORK_PER_THREAD = 4e6
 
 
 def resolve_threads(requested: int | str | None = None) -> int | None:
@@ -50,16 +53,19 @@ def _parse(value, name: str) -> int | None:
     raise ValueError(f"{name} must be {ACCEPTED}, got {value!r}")
 
 
-def choose(requested: int | str | None = None) -> int:
+def choose(requested: int | str | None = None, work: float | None = None) -> int:
     """The thread count for one call. An explicit count is used as is, capped at the usable CPUs;
     "auto" (the default) takes the cores free right now (usable CPUs minus the other runnable
-    tasks), at least 1 and at most torch's own setting, which qnnc never raises."""
+    tasks), at least 1 and at most torch's own setting, which qnnc never raises, and one per
+    WORK_PER_THREAD multiply-adds of `work` (the call's forward pass) when that is given."""
     threads = resolve_threads(requested)
     usable, others, own = machine()
     if threads is not None:
         return min(threads, usable)
     cap = _held.baseline or torch.get_num_threads()
     busy = int(others + 0.5) + max(0, own - cap)  # our threads beyond one team (another Python thread's) are load too
+    if work is not None:
+        cap = min(cap, max(1, math.ceil(work / WORK_PER_THREAD)))
     return max(1, min(cap, usable - busy))
 
 

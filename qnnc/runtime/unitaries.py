@@ -215,7 +215,7 @@ def chain_products(program: FusedProgram, layout: ChainLayout, angles: dict, sdt
     giving a d×d matrix per gate that composes like a gate (`transfer.group_transfers`) — then
     one batched product per chain position."""
     parts = [matrices(program, list(group), angles, sdtype, device) for group in layout.kinds]
-    eye = _eye(d, sdtype, device).unsqueeze(0)
+    eye = torch.eye(d, dtype=sdtype, device=device).unsqueeze(0)
     lead = broadcast_shape(p.shape[1:-2] for p in parts)
     stacked = torch.cat([p.reshape(p.shape[0], *(1,) * (len(lead) + 3 - p.dim()), *p.shape[1:])
                          .expand(p.shape[0], *lead, d, d) for p in parts + [eye]])
@@ -226,11 +226,6 @@ def chain_products(program: FusedProgram, layout: ChainLayout, angles: dict, sdt
         m = flat.index_select(0, rows_tensor(rows, device)).flatten(0, 1)
         out = m if out is None else torch.bmm(m, out)
     return out.reshape(-1, *lead, d, d)
-
-
-@lru_cache(maxsize=32)
-def _eye(d: int, dtype: torch.dtype, device) -> Tensor:
-    return torch.eye(d, dtype=dtype, device=device)
 
 
 def layer_matrices(layout: ChainLayout, products: Tensor) -> list[Tensor]:
