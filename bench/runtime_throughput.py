@@ -179,6 +179,12 @@ def our_values(out: torch.Tensor, layer) -> torch.Tensor:
     return out.detach().double().reshape(b, c, -1).transpose(1, 2).reshape(-1, c)
 
 
+def work_of(module, samples: int) -> float | None:
+    """The forward multiply-adds qnnc's thread choice weighs (None before qnnc weighed them)."""
+    costs = getattr(module.block.runner, "costs", None)
+    return None if costs is None else min(costs(samples).values())
+
+
 def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | None]:
     """(quiet row, loaded row or None). With neighbours (`load`), the two conditions alternate in
     `rounds` rounds of equal calls, so that both see the same machine over the same minutes."""
@@ -198,7 +204,7 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
             if load:
                 load.set(busy=condition == "loaded")
             got, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
-            chosen[condition].add(threads.choose(QNNC_THREADS.get("threads")))
+            chosen[condition].add(threads.choose(QNNC_THREADS.get("threads"), work_of(module, evaluations)))
             times[condition, "qnnc"] += got
             if theirs is not None:
                 got, outputs["pennylane"] = timed(theirs[0], theirs_per_round)

@@ -14,7 +14,7 @@ from torch.nn import functional
 from qnnc.runtime import Quanv, from_block, gate_matrix
 from qnnc.runtime import pauli, pullback
 from qnnc.runtime.angles import evaluate_angles
-from qnnc.runtime.simulator import evolve, product_vectors, rotated_zero, split_product
+from qnnc.runtime.simulator import evolve, product_vectors, rotated_zero
 from test_runtime import block_reference, close, module_for, spec_layer
 
 ENCODINGS = ["angle(ry, scale=pi)", "angle(rx)", "angle(ry)\n  encode angle(rz)"]
@@ -76,7 +76,7 @@ def test_bloch_vectors_read_from_the_angles_equal_the_state_vectors(encoding):
     program = module.runner.program
     data = torch.rand(11, 3, dtype=torch.float64) * 6 - 3
     values = evaluate_angles(program.plan, data, weights)
-    heads = split_product(program.product, program.data_ops)[0]
+    heads = program.heads_and_tails[0]
     direct = pauli._rotated_zero(program, heads, values)
     assert (direct is None) == (encoding == "angle(rz)")  # read from the angle: one rotation per qubit
     vectors = product_vectors(program, values, torch.float64, data.device, heads_only=True)

@@ -294,7 +294,7 @@ class QDense(nn.Module):
                              f"reads {self.block.circuit.features} features")
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(x, self.in_shape, self.block._anchor.dtype, "(B, …)")
+        check_input(x, self.in_shape, self.block._anchor.dtype, "(B, …)", finite=False)  # the block checks
         return self.block(x.reshape(x.shape[0], self.block.circuit.features))
 
 

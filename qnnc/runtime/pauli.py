@@ -14,7 +14,7 @@ import torch
 from .angles import evaluate_angles, pick_columns
 from .circuit import BlockCircuit
 from .program import FusedProgram, Op
-from .simulator import product_vectors, split_product
+from .simulator import product_vectors
 
 Tensor = torch.Tensor
 PAULIS = "IXYZ"
@@ -40,7 +40,7 @@ def bloch_vectors(program: FusedProgram, values: dict, tails: Tensor | None, dty
     """The prepared qubits' Bloch vectors (…, n, 4, N): each qubit's gates up to its last data
     gate, then its tail (the weight gates after it) as b ← S b, with `tails` their transfer
     matrices S (n, …, 4, 4) (`transfer`), None when no qubit has a tail."""
-    heads = split_product(program.product, program.data_ops)[0]
+    heads = program.heads_and_tails[0]
     b = _rotated_zero(program, heads, values)
     if b is None:
         b = bloch(product_vectors(program, values, dtype, device, heads_only=True)).movedim(0, -3)

@@ -16,6 +16,7 @@ The measurement's basis change (h for x, sdg·h for y) is appended as ordinary g
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from .. import ir
 from .angles import AnglePlan, plan_angles
@@ -82,6 +83,13 @@ class FusedProgram:
         """Every gate of the program: the product preparation's, then the steps'."""
         return [o for q in self.product for o in q] + \
             [o for s in self.steps for o in (s.ops if isinstance(s, (Fused, Permute)) else (s,))]
+
+    @cached_property
+    def heads_and_tails(self) -> tuple[tuple[tuple[Op, ...], ...], tuple[tuple[Op, ...], ...]]:
+        """Each qubit's leading gates split into its head, up to its last gate that reads data,
+        and its tail, the rest."""
+        cuts = [max((i + 1 for i, op in enumerate(ops) if op.index in self.data_ops), default=0) for ops in self.product]
+        return tuple(ops[:c] for ops, c in zip(self.product, cuts)), tuple(ops[c:] for ops, c in zip(self.product, cuts))
 
     @property
     def live_slots(self) -> frozenset[int]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import torch
 
@@ -30,7 +30,6 @@ from .circuit import evaluate
 from .gates import complex_dtype, gate_matrix
 from .program import Fused, FusedProgram, Op, Permute
 from .pauli import product_levels
-from .simulator import split_product
 from .transfer import group_transfers, transfer, transfer_kind
 from .unitaries import ChainLayout, chain_layout, chain_products, op_matrices, rows_tensor
 
@@ -66,14 +65,18 @@ class Pullback:
     strings: tuple[int, ...]
     levels: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
 
+    @cached_property
+    def sizes(self) -> tuple[int, int]:
+        """(rows of the product tree, products of building C)."""
+        return sum(len(left) for left, _ in self.levels), sum(len(s.src) * (len(s.refs[0]) + 2) for s in self.stages if s.refs)
+
     def cost(self, samples: int, filters: int, fixed: bool) -> float:
         """Multiply-adds of a forward pass (building C is free when its weights are fixed)."""
-        rows = sum(len(left) for left, _ in self.levels)
-        build = 0 if fixed else sum(len(s.src) * (len(s.refs[0]) + 2) for s in self.stages if s.refs)
-        return samples * (rows + filters * self.measured * len(self.strings)) + filters * build
+        rows, build = self.sizes
+        return samples * (rows + filters * self.measured * len(self.strings)) + (0 if fixed else filters * build)
 
     def values_per_sample(self, filters: int) -> int:  # kept by a forward pass: the tree, the values
-        return sum(len(left) for left, _ in self.levels) + filters * self.measured
+        return self.sizes[0] + filters * self.measured
 
 
 # ---- compiling: which strings, through which stages ---------------------------------------------
@@ -145,7 +148,7 @@ def compile_pullback(program: FusedProgram, components: tuple[str, ...], limit: 
     """The pullback of an eligible program (`pauli.eligible`) whose prepared qubits have the Bloch
     `components` (`pauli.kept_components`); None when a stage would need more than `limit` products."""
     n, reads = program.qubits, program.reads
-    chains: list = list(split_product(program.product, program.data_ops)[1])
+    chains: list = list(program.heads_and_tails[1])
     gates, placed = [], []
     last_stage: dict[int, int] = {}
     last_gap: dict[int, int] = {}

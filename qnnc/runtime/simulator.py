@@ -16,7 +16,6 @@ state-sized; permutations of the amplitudes are gathers whose backward gathers b
 """
 from __future__ import annotations
 
-from functools import lru_cache
 
 import torch
 
@@ -35,18 +34,6 @@ def state_dtype(program: FusedProgram, dtype: torch.dtype) -> torch.dtype:
     return dtype if program.real else complex_dtype(dtype)
 
 
-@lru_cache(maxsize=256)
-def split_product(product: tuple[tuple[Op, ...], ...], data_ops: frozenset[int]) -> tuple[tuple, tuple]:
-    """Each qubit's leading gates split into (heads, tails): the tail is the run after its last
-    gate that reads data."""
-    heads, tails = [], []
-    for ops in product:
-        cut = max((i + 1 for i, op in enumerate(ops) if op.index in data_ops), default=0)
-        heads.append(ops[:cut])
-        tails.append(ops[cut:])
-    return tuple(heads), tuple(tails)
-
-
 def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: Tensor | None = None,
                     heads_only: bool = False) -> Tensor:
     """Each qubit's state after its leading gates, (n, …, 2, N or 1); real when those gates are.
@@ -55,7 +42,7 @@ def product_vectors(program: FusedProgram, angles: dict, dtype, device, tails: T
     batched matrix. The rest (its tail) is one 2×2 product per qubit, from `chain_products`:
     `tails` (n, *B, 2, 2) when the caller built them, else built here; left out when `heads_only`."""
     sdtype = dtype if program.prep_real else complex_dtype(dtype)
-    heads, tail_ops = split_product(program.product, program.data_ops)
+    heads, tail_ops = program.heads_and_tails
     n, vectors = program.qubits, None  # (n, …, 2, N or 1)
     for position in range(max(map(len, heads))):
         ops = [q[position] if position < len(q) else None for q in heads]
@@ -160,7 +147,7 @@ def simulate(program: FusedProgram, angles: dict, data: Tensor, dtype: torch.dty
     built = [i for i, s in enumerate(run) if isinstance(s, Fused) and i not in cache]
     blocks = tuple(run[i] for i in built)
     shared_tails = program.prep == "product" and program.prep_real == program.real  # one dtype for both
-    tails = split_product(program.product, program.data_ops)[1] if shared_tails else ()
+    tails = program.heads_and_tails[1] if shared_tails else ()
     layout = chain_layout(tails, blocks)
     products = chain_products(program, layout, angles, sdtype, data.device) if layout.positions else None
     state = prepare(program, angles, data, dtype, products[list(layout.tails)] if any(tails) else None)
