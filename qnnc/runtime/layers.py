@@ -103,7 +103,7 @@ class QuantumBlockModule(nn.Module):
         and backward. `features` checks that x is finite (its values are x's, not checked again)."""
         on_cpu, work = x.device.type == "cpu", None
         if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
-            work = min(self.runner.costs(samples if samples is not None else len(x) if x.dim() else 0).values())
+            work = min(self.runner.costs(samples if samples is not None else (len(x) if x.dim() else 0)).values())
         scope = BackwardScope(lambda: choose(self.threads, work)) if on_cpu else None
         with using(choose(self.threads, work)) if on_cpu else contextlib.nullcontext():
             if scope is not None:

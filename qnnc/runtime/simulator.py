@@ -16,7 +16,6 @@ state-sized; permutations of the amplitudes are gathers whose backward gathers b
 """
 from __future__ import annotations
 
-
 import torch
 
 from .axes import apply_each, apply_shared
