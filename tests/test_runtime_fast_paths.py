@@ -171,3 +171,14 @@ def test_pulled_back_weight_gates_on_several_qubits_and_non_clifford_constants()
     def run(x, *values):
         return runner(x, {w.name: v.reshape(1, 1, *v.shape) for w, v in zip(circuit.weights, values)}).reshape(len(x), -1)
     assert torch.autograd.gradcheck(run, (data.requires_grad_(True), *weights), eps=1e-6, atol=1e-7)
+
+
+def test_a_block_that_reaches_too_many_strings_stays_a_statevector():
+    """Compiling stops at the product limit (keeping it to a fraction of a second), and the block
+    runs as a statevector; a shallow block of the same width is pulled back."""
+    deep = spec_layer("encode angle(rx)\n strongly_entangling(layers=4)\n measure z", "vector(8)", "qdense(qubits=8)")
+    shallow = spec_layer("encode angle(rx)\n strongly_entangling(layers=2)\n measure z", "vector(8)", "qdense(qubits=8)")
+    deep_runner, shallow_runner = (module_for(from_block(layer.block)).runner for layer in (deep, shallow))
+    assert deep_runner.pullback is None and deep_runner.form(512) == "statevector"
+    assert shallow_runner.pullback is not None and shallow_runner.form(512) == "pullback"
+    assert max(len(stage.src) for stage in shallow_runner.pullback.stages) <= pullback.MAX_PAIRS
