@@ -35,7 +35,7 @@ from .unitaries import ChainLayout, chain_layout, chain_products, op_matrices, r
 
 Tensor = torch.Tensor
 TOLERANCE = 1e-12
-MAX_PAIRS = 1 << 15  # products in one stage: finding them takes about a second of Python at this size
+MAX_PAIRS = 1 << 15  # products in one stage; finding them takes ~8 µs each in Python (a quarter second here)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: `_tensors` caches per pullback
