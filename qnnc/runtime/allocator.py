@@ -9,7 +9,8 @@ per process (`mallopt`): blocks under 32 MiB come from the heap, and the heap ke
 of free memory at its top. That bounds what it holds beyond the live tensors.
 
 It changes nothing when `QNNC_MALLOC=system`, when any `MALLOC_*` variable or a `glibc.malloc`
-tunable in `GLIBC_TUNABLES` is set (the user has tuned glibc already), or off glibc (other allocators keep freed memory themselves).
+tunable in `GLIBC_TUNABLES` is set (the user has tuned glibc already), or off glibc (other
+allocators keep freed memory themselves).
 """
 from __future__ import annotations
 

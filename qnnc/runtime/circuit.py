@@ -35,6 +35,10 @@ class BlockCircuit:
         """Values per evaluation: filters × measured values."""
         return self.filters * self.measurement.size
 
+    def weight_view(self, t: torch.Tensor) -> torch.Tensor:
+        """A weight tensor as the runners read it, (F, 1, *shape): its filter axis (1 without)."""
+        return t.unsqueeze(1) if self.filters > 1 else t.reshape(1, 1, *t.shape)
+
     def amplitude_gates(self) -> int:
         """How many leading gates are the amplitude encoding's tree (0 without one)."""
         return 0 if self.amplitude is None else 2 ** (len(self.amplitude.qubits) + 1) - 3

@@ -130,8 +130,7 @@ class QuantumBlockModule(nn.Module):
         return out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
 
     def _weight_view(self, w: ir.WeightTensor) -> Tensor:
-        t = self.weight(w.name)
-        return t.unsqueeze(1) if self.circuit.filters > 1 else t.reshape(1, 1, *t.shape)
+        return self.circuit.weight_view(self.weight(w.name))
 
     def _run(self, data: Tensor, weights: dict[str, Tensor], limit: int) -> Tensor:
         if self.mode == "exact":
@@ -152,9 +151,9 @@ class QuantumBlockModule(nn.Module):
         c, amplitudes = self.circuit, 2 ** self.circuit.qubits
         if self.mode == "noisy":  # ρ: 4^qubits entries, ×2 per measured bit (`NoisyRunner.entries`)
             return c.filters * self.runner.entries * 2 * itemsize * 4
-        pulled = self.runner.pullback if self.mode == "exact" else None
-        pulled = 0 if pulled is None else pulled.values_per_sample(c.filters) * itemsize * 4
-        return max(c.filters * amplitudes * 2 * itemsize * 6, pulled)
+        statevector = c.filters * amplitudes * 2 * itemsize * 6
+        pulled = self.runner.pullback if self.mode == "exact" else None  # the other form it may run in
+        return statevector if pulled is None else max(statevector, pulled.values_per_sample(c.filters) * itemsize * 4)
 
 
 def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str, finite: bool = True) -> None:

@@ -68,10 +68,8 @@ def kept_components(program: FusedProgram, circuit: BlockCircuit) -> tuple[str, 
     inputs and random weights (a component that vanishes there vanishes identically)."""
     generator = torch.Generator().manual_seed(0)
     data = torch.randn(16, max(circuit.features, 1), generator=generator, dtype=torch.float64) * 3
-    probe = {}
-    for w in circuit.weights:
-        t = torch.rand(w.shape, generator=generator, dtype=torch.float64) * 6.3
-        probe[w.name] = t.unsqueeze(1) if circuit.filters > 1 else t.reshape(1, 1, *t.shape)
+    probe = {w.name: circuit.weight_view(torch.rand(w.shape, generator=generator, dtype=torch.float64) * 6.3)
+             for w in circuit.weights}
     values = evaluate_angles(program.plan, data, probe)
     vectors = product_vectors(program, values, torch.float64, torch.device("cpu"))
     kept = []

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import torch
 
-from .gates import complex_dtype, gate_matrix, real_dtype
+from .gates import complex_dtype, gate_matrix
 from .program import FusedProgram, Op
 from .unitaries import group_matrices, op_params
 
@@ -65,7 +65,6 @@ def group_transfers(program: FusedProgram, members: list[Op], angles: dict, dtyp
     """S of ops of one `transfer_kind` that read no data, (G, *B, 4^k, 4^k), real in `dtype` (a
     `chain_products` `matrices` function): rotations straight from cos and sin of their angles,
     other gates from their matrices."""
-    dtype = real_dtype(dtype)
     if transfer_kind(members[0]) != ("rotation",):
         return transfer(group_matrices(program, members, angles, complex_dtype(dtype), device))
     (theta,) = op_params(program, members, angles)  # (G, *B, 1)
