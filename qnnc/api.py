@@ -29,7 +29,7 @@ from .quantum.lower import lower_block
 from .runtime import QuantumBlockModule
 from .runtime.circuit import BlockCircuit, from_block
 from .runtime.modes import NEEDS_TARGET, Mode, parse_mode
-from .runtime.threads import resolve_threads
+from .host.threads import resolve_threads
 from .syntax.parse import parse_text
 from .syntax.source import read_source
 from .targets import Target, load_target

@@ -1,4 +1,4 @@
-"""`qnnc.runtime.allocator`: freed memory stays in the process, so that a training step does not
+"""`qnnc.host.allocator`: freed memory stays in the process, so that a training step does not
 page-fault its tensors back in; `QNNC_MALLOC=system` and the user's own `MALLOC_*` settings win."""
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import sys
 
 import pytest
 
-from qnnc.runtime import allocator
+from qnnc.host import allocator
 
 STEP = """
 import json, resource, sys, torch
 from qnnc.check import check_text
-from qnnc.runtime import QDense, allocator
+from qnnc.host import allocator
+from qnnc.runtime import QDense
 text = "model m {\\n input x: vector(8)\\n qdense(qubits=8) {\\n encode angle(rx)\\n strongly_entangling(layers=2)\\n measure z\\n }\\n}\\n"
 program, _ = check_text(text)
 torch.set_num_threads(1)

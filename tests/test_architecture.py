@@ -1,6 +1,7 @@
 """The layout is the pipeline (docs/architecture.md): every import of qnnc, including those inside
 functions, points from a later stage to an earlier one; the checker never reaches for the
-quantum lowering; the runtime needs nothing of qnnc but the IR and the vocabulary."""
+quantum lowering; the runtime needs nothing of qnnc but the IR, the vocabulary and the host's
+resources (threads, memory)."""
 from __future__ import annotations
 
 import ast
@@ -11,9 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "qnnc"
 # the stages in pipeline order; a module may import its own stage and those before it
-STAGES = ("diagnostics", "ir", "language", "syntax", "check", "quantum", "targets", "compiler", "runtime",
+STAGES = ("diagnostics", "ir", "language", "syntax", "check", "quantum", "targets", "compiler", "host", "runtime",
           "execute", "emit", "api", "train", "cli")
-RUNTIME_MAY_IMPORT = {"ir", "language", "runtime"}
+RUNTIME_MAY_IMPORT = {"ir", "language", "host", "runtime"}
 
 
 def stage_of(module: str) -> str | None:
@@ -66,7 +67,7 @@ def test_imports_point_from_later_stages_to_earlier_ones(path):
         if there not in STAGES or STAGES.index(there) > STAGES.index(here):
             wrong.append(f"{path.name}:{line} imports {target} ({here} -> {there})")
         elif here == "runtime" and there not in RUNTIME_MAY_IMPORT:
-            wrong.append(f"{path.name}:{line} imports {target}: the runtime needs only torch, ir and language")
+            wrong.append(f"{path.name}:{line} imports {target}: the runtime needs only torch, ir, language and host")
     assert not wrong, "\n".join(wrong)
 
 

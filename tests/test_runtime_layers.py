@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from qnnc.runtime import MemoryBudgetError, QDense, QNN, Quanv, QuantumBlockModule
-from qnnc.runtime.memory import parse_bytes
+from qnnc.host.memory import parse_bytes
 from test_runtime import close, spec_layer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -1,4 +1,4 @@
-"""qnnc.runtime.threads: the thread-count request, the choice from free cores, and that every change
+"""qnnc.host.threads: the thread-count request, the choice from free cores, and that every change
 of torch's count (a forward's, a backward's) is undone without changing any number."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import ClassVar
 import pytest
 import torch
 
-from qnnc.runtime import QuantumBlockModule, layers, threads
+from qnnc.host import threads
+from qnnc.runtime import QuantumBlockModule
 from test_runtime import spec_layer
 
 
@@ -94,7 +95,7 @@ def test_a_layer_asks_for_threads_by_its_calls_work(monkeypatch):
     block = QuantumBlockModule(spec_layer("encode angle(rx)\n strongly_entangling(layers=2)\n measure z",
                                           "vector(6)", "qdense(qubits=6)").block)
     seen = []
-    monkeypatch.setattr(layers, "choose", lambda requested, work=None: seen.append(work) or 1)
+    monkeypatch.setattr(threads, "choose", lambda requested, work=None: seen.append(work) or 1)
     block(torch.rand(10, 6))
     block(torch.rand(1000, 6))
     assert seen[0] == min(block.runner.costs(10).values()) and seen[-1] == min(block.runner.costs(1000).values())

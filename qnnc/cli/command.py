@@ -32,7 +32,7 @@ def _with_runtime_settings(command):
     $QNNC_MALLOC) are read once, so that a bad value is the user's error, before any work, not a
     failure mid-run."""
     def run(args) -> int:
-        from ..runtime import allocator, memory, threads
+        from ..host import allocator, memory, threads
 
         try:
             threads.resolve_threads()

@@ -9,7 +9,7 @@ and their application to qubit axes in `axes`), the pulled-back observables of f
 from .circuit import BlockCircuit, from_block
 from .gates import gate_matrix
 from .layers import QNN, QDense, QPool2d, QuantumBlockModule, Quanv, initial_weights
-from .memory import MemoryBudgetError
+from ..host.memory import MemoryBudgetError
 from .noisy import NoiseModel
 
 __all__ = ["BlockCircuit", "MemoryBudgetError", "NoiseModel", "QDense", "QNN", "QPool2d", "Quanv", "QuantumBlockModule",

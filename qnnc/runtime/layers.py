@@ -16,13 +16,14 @@ from torch import nn
 from torch.nn import functional
 
 from .. import ir
-from . import allocator, memory
+from ..host import allocator, memory
+from ..host.threads import BackwardScope, choose, resolve_threads, using
+from ..host.tuning import Tuner
 from .circuit import BlockCircuit, from_block
 from .exact import ExactRunner
 from .modes import Mode, parse_mode
 from .noisy import NoiseModel, NoisyRunner
 from .shots import ShotsRunner
-from .threads import BackwardScope, choose, resolve_threads, using
 
 Tensor = torch.Tensor
 
@@ -59,8 +60,9 @@ class QuantumBlockModule(nn.Module):
     "exact", "shots" (with `shots=N`, or written "shots=N") or "noisy" (with `noise`). `seed`
     initialises trainable weights and seeds shot sampling. `memory_budget` (bytes, or "2GiB")
     bounds the memory of one chunk of samples ($QNNC_MEMORY_BUDGET, else 2 GiB). `threads` (an
-    int, or "auto": the cores free at each call; default $QNNC_THREADS, else "auto") is the CPU
-    thread count of its forward and backward (`qnnc.runtime.threads`).
+    int, or "auto": the cores free at each call, and of those the count measured fastest for
+    calls of this size, `qnnc.host.tuning`; default $QNNC_THREADS, else "auto") is the CPU thread
+    count of its forward and backward (`qnnc.host.threads`).
     """
 
     def __init__(self, circuit: BlockCircuit | ir.QuantumBlock, *, mode: str = "exact", shots: int | None = None,
@@ -70,7 +72,7 @@ class QuantumBlockModule(nn.Module):
         circuit = from_block(circuit) if isinstance(circuit, ir.QuantumBlock) else circuit
         self.circuit, self.seed, self.memory_budget = circuit, seed, memory_budget
         resolve_threads(threads)  # a bad value fails here, not at the first call
-        self.threads = threads
+        self.threads, self.tuner = threads, Tuner()
         allocator.retain_freed_memory()
         parsed = parse_mode(mode, shots)
         if parsed.name in ("backend", "hardware"):
@@ -104,13 +106,16 @@ class QuantumBlockModule(nn.Module):
         on_cpu, work = x.device.type == "cpu", None
         if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
             work = min(self.runner.costs(samples if samples is not None else (len(x) if x.dim() else 0)).values())
-        scope = BackwardScope(lambda: choose(self.threads, work)) if on_cpu else None
-        with using(choose(self.threads, work)) if on_cpu else contextlib.nullcontext():
+        count = self.tuner.choose(self.threads, work) if on_cpu else 1
+        scope = BackwardScope(lambda: min(count, choose(self.threads, work))) if on_cpu else None
+        with using(count) if on_cpu else contextlib.nullcontext():
             if scope is not None:
                 x = scope.input(x)
             out = self._evaluate(x if features is None else features(x), scope, finite=features is None)
             if layout is not None:
                 out = layout(out)
+        if on_cpu:
+            self.tuner.done()
         return out if scope is None else scope.output(out)
 
     def _evaluate(self, features: Tensor, scope: BackwardScope | None, finite: bool = True) -> Tensor:

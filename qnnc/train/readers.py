@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..check.context import did_you_mean
-from ..runtime.memory import human, parse_bytes
+from ..host.memory import human, parse_bytes
 from .errors import DataError
 
 MEDMNIST_KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
