@@ -26,7 +26,8 @@ REPROBE = 50  # calls between new measurements of every candidate
 
 class Tuner:
     """One layer's measurements. `choose` gives a call's count (kept as `last`); `done` times the
-    call that followed (call it when the call has finished; a call that failed is not timed)."""
+    call that followed (call it when the call has finished; a call that failed is not timed).
+    Calls from several Python threads at once may mistime a call, never change a result."""
 
     def __init__(self):
         self.groups: dict[tuple[int, int], _Group] = {}
