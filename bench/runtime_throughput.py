@@ -376,8 +376,8 @@ def main() -> None:
     where = pin(args.cpus)
     print(f"torch {torch.__version__}, {args.threads} torch thread(s), qnnc threads "
           f"{args.qnnc_threads or os.environ.get(threads.ENV) or 'auto'}, on {where} of {os.cpu_count()}; "
-          f"{args.clock} clock; evaluations per second over ≥ {args.repeat} calls and ≥ {args.rounds * MIN_TIMED_S:.1f} s in {args.rounds} "
-          f"alternating rounds per condition; batches: "
+          f"{args.clock} clock; evaluations per second over ≥ {args.repeat} calls and "
+          f"≥ {args.rounds * MIN_TIMED_S:.1f} s in {args.rounds} alternating rounds per condition; batches: "
           + ", ".join(f"{c}={BATCH[c]}" for c in cases))
     print(f"before:  {uptime()}")
     load = Neighbours(args.neighbours) if args.neighbours else None

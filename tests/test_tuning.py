@@ -57,7 +57,7 @@ def test_candidates_halve_down_to_one():
     assert tuning._Group(3).candidates == (3, 1)
 
 
-def test_calls_of_different_size_and_ceiling_are_measured_apart(monkeypatch, ceiling):
+def test_calls_of_different_size_ceiling_or_grad_mode_are_measured_apart(monkeypatch, ceiling):
     clock = Clock(monkeypatch, {})
     tuner = tuning.Tuner()
     clock.run(tuner, work=WORK)
@@ -65,7 +65,9 @@ def test_calls_of_different_size_and_ceiling_are_measured_apart(monkeypatch, cei
     clock.run(tuner, work=WORK * 4)
     ceiling[0] = 4
     clock.run(tuner, work=WORK)
-    assert sorted(tuner.groups) == [(2, 20), (2, 22), (4, 20)]
+    with torch.no_grad():
+        clock.run(tuner, work=WORK)
+    assert sorted(tuner.groups) == [(2, 20, True), (2, 22, True), (4, 20, False), (4, 20, True)]
 
 
 def test_explicit_counts_one_thread_ceilings_and_unknown_work_are_not_measured(monkeypatch, ceiling):

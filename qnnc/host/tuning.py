@@ -4,10 +4,10 @@ Why: what a second thread is worth changes with the machine and the call. On the
 development VM the fixed 4-filter bench case (a4) ran 1.65× faster on two threads than on one in
 one run and 0.98× in another, minutes apart; a fixed amount of work per thread cannot know which.
 So under `auto` the count `threads.choose` gives (free cores, capped by the call's work) is the
-most a call may use, and each layer measures the counts up to it: calls of one size (their work
-to within a factor of two) and one such ceiling form a group, and in each group every candidate
-(the ceiling, its half, its quarter, …, 1) runs SAMPLES calls in turn. After that the fastest by
-median time per multiply-add runs, and every REPROBE calls the candidates run once each again, so
+most a call may use, and each layer measures the counts up to it. Calls of one size (their work
+in the same power of two), one such ceiling and one grad mode form a group; in each group every
+candidate (the ceiling, its half, its quarter, …, 1) runs SAMPLES calls in turn. After that the
+fastest by median time per multiply-add runs, and every REPROBE calls the candidates run once each again, so
 a machine that changes speed is followed. A group's first call is not timed: it compiles. A
 ceiling of one thread (a loaded machine, a small call) and an explicit count are not measured.
 """
@@ -17,6 +17,8 @@ import math
 import statistics
 import time
 from collections import deque
+
+import torch
 
 from . import threads
 
@@ -39,7 +41,8 @@ class Tuner:
         self._timing = None
         if ceiling == 1 or not work or threads.resolve_threads(requested) is not None:
             return ceiling
-        group = self.groups.setdefault((ceiling, int(math.log2(work))), _Group(ceiling))
+        key = (ceiling, int(math.log2(work)), torch.is_grad_enabled())  # a training call is timed apart
+        group = self.groups.setdefault(key, _Group(ceiling))
         self.last = count = group.next()
         self._timing = (group, count, work, time.perf_counter())
         return count
