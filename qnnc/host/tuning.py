@@ -7,9 +7,10 @@ So under `auto` the count `threads.choose` gives (free cores, capped by the call
 most a call may use, and each layer measures the counts up to it. Calls of one size (their work
 in the same power of two), one such ceiling and one grad mode form a group; in each group every
 candidate (the ceiling, its half, its quarter, …, 1) runs SAMPLES calls in turn. After that the
-fastest by median time per multiply-add runs, and every REPROBE calls the candidates run once each again, so
-a machine that changes speed is followed. A group's first call is not timed: it compiles. A
-ceiling of one thread (a loaded machine, a small call) and an explicit count are not measured.
+fastest by median time per multiply-add runs, and every REPROBE calls the candidates run once
+each again, so a machine that changes speed is followed. A group's first call is not timed: it
+compiles. A ceiling of one thread (a loaded machine, a small call) and an explicit count are not
+measured.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class Tuner:
     Calls from several Python threads at once may mistime a call, never change a result."""
 
     def __init__(self):
-        self.groups: dict[tuple[int, int], _Group] = {}
+        self.groups: dict[tuple[int, int, bool], _Group] = {}  # (ceiling, log2 work, grad mode)
         self._timing: tuple | None = None
         self.last: int | None = None
 
