@@ -15,7 +15,6 @@ measured.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections import deque
 
@@ -38,12 +37,15 @@ class Tuner:
         self.last: int | None = None
 
     def choose(self, requested: int | str | None, work: float | None) -> int:
-        self.last = ceiling = threads.choose(requested, work)
+        explicit = threads.resolve_threads(requested)  # $QNNC_THREADS read once
+        self.last = ceiling = threads.choose("auto" if explicit is None else explicit, work)
         self._timing = None
-        if ceiling == 1 or not work or threads.resolve_threads(requested) is not None:
+        if ceiling == 1 or not work or explicit is not None:
             return ceiling
         key = (ceiling, int(math.log2(work)), torch.is_grad_enabled())  # a training call is timed apart
-        group = self.groups.setdefault(key, _Group(ceiling))
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(ceiling)
         self.last = count = group.next()
         self._timing = (group, count, work, time.perf_counter())
         return count
@@ -61,20 +63,23 @@ class _Group:
     def __init__(self, ceiling: int):
         self.candidates = tuple(sorted({ceiling >> i for i in range(ceiling.bit_length())}, reverse=True))
         self.times = {count: deque(maxlen=SAMPLES) for count in self.candidates}
+        self.medians: dict[int, float] = {}  # of the candidates with SAMPLES times
         self.calls, self.warm, self.fastest = 0, False, ceiling
 
     def next(self) -> int:
         self.calls += 1
-        unmeasured = [count for count in self.candidates if len(self.times[count]) < SAMPLES]
-        if unmeasured:
-            return min(unmeasured, key=lambda count: len(self.times[count]))
+        if len(self.medians) < len(self.candidates):
+            return min((c for c in self.candidates if c not in self.medians), key=lambda c: len(self.times[c]))
         if self.calls % REPROBE < len(self.candidates):
             return self.candidates[self.calls % REPROBE]
         return self.fastest
 
     def add(self, count: int, seconds_per_work: float) -> None:
         if self.warm:
-            self.times[count].append(seconds_per_work)
-            if all(len(times) == SAMPLES for times in self.times.values()):
-                self.fastest = min(self.candidates, key=lambda c: statistics.median(self.times[c]))
+            times = self.times[count]
+            times.append(seconds_per_work)
+            if len(times) == SAMPLES:
+                self.medians[count] = sorted(times)[SAMPLES // 2]
+                if len(self.medians) == len(self.candidates):
+                    self.fastest = min(self.medians, key=self.medians.__getitem__)
         self.warm = True
