@@ -130,7 +130,8 @@ class Compiled:
         target's vendor device, or with `hardware=HardwareOptions(local=True)` its local mode;
         docs/hardware.md). `mitigate_readout` inverts the target's readout errors in the last two.
         `threads`: the CPU threads of the quantum layers, an int or "auto" (default $QNNC_THREADS,
-        else "auto": the cores free at each call; docs/performance.md)."""
+        else "auto": up to the cores free at each call, the count measured fastest for the layer;
+        docs/performance.md)."""
         mode = parse_mode(mode, shots)
         resolve_threads(threads)
         if mode.name not in NEEDS_TARGET:
