@@ -2,6 +2,8 @@
 against the model's output, and fixed quantum filters computed once per dataset."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from qnnc.check import check_file, check_text
 from qnnc.runtime import Quanv
 from qnnc.train.data import Split, fit_to_model, load_dataset
 from qnnc.train.errors import DataError, TrainError
-from qnnc.train.loop import FeatureCache, fixed_prefix, objective, train_model
+from qnnc.train.loop import FeatureCache, deterministic, fixed_prefix, objective, train_model
 from qnnc.train.twins import classical_twin, parameter_counts, variants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +128,25 @@ def test_two_runs_give_identical_metrics_whatever_the_thread_count(tiny):
     assert len(first.history) == 2 and first.test["confusion"] and first.loss == "nll"
     other = train_model(model, config, data, seed=6, cache=FeatureCache())
     assert other.metrics() != first.metrics()
+
+
+def test_deterministic_algorithms_are_on_inside_and_torch_compiler_is_not_loaded():
+    # torch.use_deterministic_algorithms imports torch._inductor (0.9 s); a fresh process shows
+    # the loop leaves it unloaded and still switches the flag on inside and back off after
+    code = ("import sys, torch\nfrom qnnc.train.loop import deterministic\n"
+            "with deterministic(0, torch.device('cpu')):\n"
+            "    inside = torch.are_deterministic_algorithms_enabled()\n"
+            "print(inside, torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False", "False"]
+
+
+def test_the_loop_keeps_torch_compiler_in_step_once_it_is_loaded(monkeypatch):
+    import torch._inductor.config as inductor_config
+    monkeypatch.setattr(inductor_config, "deterministic", False)
+    with deterministic(0, torch.device("cpu")):
+        assert torch.are_deterministic_algorithms_enabled() and inductor_config.deterministic
+    assert not torch.are_deterministic_algorithms_enabled() and not inductor_config.deterministic
 
 
 def test_fixed_quanv_runs_once_per_dataset_not_per_epoch(tiny, monkeypatch):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -113,13 +114,25 @@ def deterministic(seed: int, device: torch.device):
     threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True)
+        use_deterministic_algorithms(True)
         torch.set_num_threads(1)
         try:
             yield
         finally:
             torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+            use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
+def use_deterministic_algorithms(mode: bool, warn_only: bool = False) -> None:
+    """`torch.use_deterministic_algorithms`, without the import of torch's compiler that it makes
+    to set the compiler's own flag (`torch._inductor.config`: 0.9 s of every `qnnc train`, for a
+    compiler the loop does not use). Where that compiler is loaded already, or torch lacks the
+    setter, the public call."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        setter(mode, warn_only=warn_only)
 
 
 # ---- fixed prefix and its cache ---------------------------------------------------------------------
