@@ -124,15 +124,11 @@ def deterministic(seed: int, device: torch.device):
 
 
 def use_deterministic_algorithms(mode: bool, warn_only: bool = False) -> None:
-    """`torch.use_deterministic_algorithms`, without the import of torch's compiler that it makes
-    to set the compiler's own flag (`torch._inductor.config`: 0.9 s of every `qnnc train`, for a
-    compiler the loop does not use). Where that compiler is loaded already, or torch lacks the
-    setter, the public call."""
+    """torch's switch, without its 0.9 s import of torch's compiler to set that one's flag too."""
     setter = getattr(torch._C, "_set_deterministic_algorithms", None)
-    if setter is None or "torch._inductor.config" in sys.modules:
-        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
-    else:
-        setter(mode, warn_only=warn_only)
+    if setter is None or "torch._inductor.config" in sys.modules:  # keep a loaded compiler in step
+        return torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    setter(mode, warn_only=warn_only)
 
 
 # ---- fixed prefix and its cache ---------------------------------------------------------------------
