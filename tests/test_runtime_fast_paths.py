@@ -9,13 +9,18 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 from torch.nn import functional
 
-from qnnc.runtime import Quanv, from_block, gate_matrix
-from qnnc.runtime import pauli, pullback
+from qnnc import ir
+from qnnc.language.gates import GATES
+from qnnc.runtime import BlockCircuit, Quanv, from_block, gate_matrix
+from qnnc.runtime import expansion, pauli, pullback
+from qnnc.runtime.program import Op
+from qnnc.runtime.transfer import transfer, transfer_kind
 from qnnc.runtime.angles import evaluate_angles
 from qnnc.runtime.simulator import evolve, product_vectors, rotated_zero
-from test_runtime import block_reference, close, module_for, spec_layer
+from test_runtime import block_reference, close, module_for, random_weights, spec_layer
 
 ENCODINGS = ["angle(ry, scale=pi)", "angle(rx)", "angle(ry)\n  encode angle(rz)"]
 
@@ -182,3 +187,89 @@ def test_a_block_that_reaches_too_many_strings_stays_a_statevector():
     assert deep_runner.pullback is None and deep_runner.form(512) == "statevector"
     assert shallow_runner.pullback is not None and shallow_runner.form(512) == "pullback"
     assert max(len(stage.src) for stage in shallow_runner.pullback.stages) <= pullback.MAX_PAIRS
+
+
+# ---- one-parameter gates as trigonometric polynomials -------------------------------------------
+@pytest.mark.parametrize("name", sorted(g for g in GATES if GATES[g].params == 1))
+@pytest.mark.parametrize("controls", [0, 1, 2])
+def test_one_parameter_gates_expand_into_their_matrices_and_transfer_matrices(name, controls):
+    theta = torch.rand(3, 2, 5, dtype=torch.float64) * 14 - 7
+    kinds = ((name, controls),) * 3
+    exact = gate_matrix(name, (theta,), controls, torch.float64).to(torch.complex128)
+    assert expansion.expandable(name, controls, 1)
+    close(expansion.expand(kinds, theta, False, torch.complex128).numpy(), exact.numpy(), 1e-12)
+    close(expansion.expand(kinds, theta, True, torch.float64).numpy(), transfer(exact).numpy(), 1e-12)
+    low = expansion.expand(kinds, theta.float(), True, torch.float32)
+    assert low.dtype == torch.float32
+    close(low.numpy(), transfer(exact).numpy(), 1e-5)
+
+
+def test_gates_of_one_width_expand_in_one_call_and_others_are_not_expanded():
+    theta = torch.rand(3, 4, dtype=torch.float64) * 6
+    kinds = (("crz", 0), ("rzz", 0), ("rx", 1))
+    exact = torch.stack([transfer(gate_matrix(name, (theta[i],), controls, torch.float64).to(torch.complex128))
+                         for i, (name, controls) in enumerate(kinds)])
+    close(expansion.expand(kinds, theta, True, torch.float64).numpy(), exact.numpy(), 1e-12)
+    assert not expansion.expandable("u", 0, 3) and not expansion.expandable("h", 0, 0)
+    assert transfer_kind(Op("rx", (0,), (0,))) == ("expansion", 1)
+    assert transfer_kind(Op("crz", (0, 1), (0,))) == ("expansion", 2)
+    assert transfer_kind(Op("u", (0,), (0, 1, 2))) == ("u", 0)
+
+
+def test_weight_gates_of_interleaved_kinds_keep_their_places():
+    """Weight gates are built by kind (the two-qubit expansions, the three-qubit ones, controlled
+    u), not in circuit order: each must still read its own transfer matrix."""
+    w = [ir.Weight("w", (i,)) for i in range(6)]
+    gates = [ir.Gate("ry", (q,), (ir.Data(q),)) for q in range(3)] + [
+        ir.Gate("crz", (0, 1), (w[0],)), ir.Gate("u", (2,), (w[1], w[2], w[3]), (1,)),
+        ir.Gate("crx", (1, 2), (w[4],), (0,)), ir.Gate("rzz", (0, 2), (w[5],)), ir.Gate("cry", (2, 0), (w[1],))]
+    circuit = BlockCircuit(3, 3, tuple(gates), (ir.WeightTensor("w", (6,), True),), ir.Measurement("x", (0, 1, 2)))
+    weights = {"w": np.linspace(0.3, 5.1, 6)}
+    module = module_for(circuit, weights)
+    kinds = [tuple(transfer_kind(op) for op in group) for group in module.runner.pullback.gates]
+    assert kinds == [(("expansion", 2),) * 3, (("expansion", 3),), (("u", 1),)]  # first seen last first
+    data = torch.rand(6, 3, dtype=torch.float64)
+    assert module.runner.form(6) == "pullback"
+    close(module(data).detach().numpy(), block_reference(circuit, data.numpy(), weights), 1e-12)
+
+
+@st.composite
+def weight_circuits(draw):
+    """An ry encoding layer, then weight and constant gates of every kind (with controls): the
+    blocks the pullback takes, its weight gates on one, two and three qubits grouped by kind."""
+    n = draw(st.integers(2, 4))
+    gates = [ir.Gate("ry", (q,), (ir.Data(q),)) for q in range(n)]
+    for i in range(draw(st.integers(1, 9))):
+        name = draw(st.sampled_from(sorted(GATES)))
+        kind = GATES[name]
+        controls = draw(st.integers(0, min(1, n - kind.qubits)))
+        wires = draw(st.permutations(range(n)))[: kind.qubits + controls]
+        params = tuple(ir.Weight("w", (draw(st.integers(0, 5)),)) if draw(st.booleans()) else
+                       ir.Const(draw(st.floats(-4, 4, allow_nan=False))) for _ in range(kind.params))
+        gates.append(ir.Gate(name, tuple(wires[controls:]), params, tuple(wires[:controls])))
+    basis = draw(st.sampled_from(["z", "x", "zz", "probs"]))
+    return BlockCircuit(n, n, tuple(gates), (ir.WeightTensor("w", (6,), True),),
+                        ir.Measurement(basis, tuple(range(n)) if basis != "probs" else (0, n - 1)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(weight_circuits(), st.integers(0, 2 ** 16))
+def test_pulled_back_weight_gates_of_every_kind_match_qiskit_and_the_statevector(circuit, seed):
+    """Values against qiskit, and the weights' gradients of the pullback against the statevector's."""
+    rng = np.random.default_rng(seed)
+    weights = random_weights(circuit, rng)
+    module = module_for(circuit, weights)
+    runner = module.runner
+    assert runner.pullback is not None
+    data = torch.tensor(rng.uniform(-2, 2, (5, circuit.features)))
+    results = {}
+    for form in ("pullback", "statevector"):
+        runner.form = lambda samples, form=form: form
+        module.zero_grad()
+        out = module(data)
+        if out.requires_grad:  # not when every gate is constant
+            (out * torch.arange(1.0, out.shape[1] + 1, dtype=out.dtype)).sum().backward()
+        grad = module.weights["w"].grad
+        results[form] = out.detach().numpy(), np.zeros(6) if grad is None else grad.numpy().copy()
+    close(results["pullback"][0], block_reference(circuit, data.numpy(), weights), 1e-12)
+    close(results["pullback"][1], results["statevector"][1], 1e-11)

@@ -27,11 +27,11 @@ import torch
 
 from .angles import broadcast_shape
 from .circuit import evaluate
-from .gates import complex_dtype, gate_matrix
+from .gates import gate_matrix
 from .program import Fused, FusedProgram, Op, Permute
 from .pauli import product_levels
 from .transfer import group_transfers, transfer, transfer_kind
-from .unitaries import ChainLayout, chain_layout, chain_products, op_matrices, rows_tensor
+from .unitaries import ChainLayout, chain_layout, chain_products, rows_tensor
 
 Tensor = torch.Tensor
 TOLERANCE = 1e-12
@@ -52,13 +52,14 @@ class Stage:
 @dataclass(frozen=True, eq=False)
 class Pullback:
     """`chains`: the one-qubit weight runs, qubit q's preparation tail as chain q (empty if none),
-    then the pulled-back ones; `gates`: weight gates on several qubits. E is the pulled-back runs'
-    and the gates' S, flattened in that order. `initial` starts the coefficients (the whole C,
+    then the pulled-back ones; `gates`: weight gates on several qubits, in groups of one
+    `transfer_kind` (built in one call each). E is the pulled-back runs' and the gates' S,
+    flattened in that order. `initial` starts the coefficients (the whole C,
     (m, strings), when no stage has weights); `levels`: the product tree's (left, right) rows."""
 
     chains: tuple[tuple[Op, ...], ...]
     layout: ChainLayout
-    gates: tuple[Op, ...]
+    gates: tuple[tuple[Op, ...], ...]
     initial: tuple[float, ...]
     stages: tuple[Stage, ...]
     measured: int
@@ -168,8 +169,12 @@ def compile_pullback(program: FusedProgram, components: tuple[str, ...], limit: 
         placed.append((stage, qubits, _rule(program, ops, False), owner))
     bases = {("chain", i): 16 * (i - n) for i in range(n, len(chains))}  # E leaves the tails out
     offset = 16 * (len(chains) - n)
-    for j, ops in enumerate(gates):
-        bases[("gate", j)], offset = offset, offset + 4 ** (2 * len(ops[0].qubits))
+    groups: dict[tuple, list[int]] = {}
+    for j, (op,) in enumerate(gates):
+        groups.setdefault(transfer_kind(op), []).append(j)
+    for members in groups.values():
+        for j in members:
+            bases[("gate", j)], offset = offset, offset + 4 ** (2 * len(gates[j][0].qubits))
     initial = _observables(program, limit)
     if initial is None:
         return None
@@ -202,7 +207,8 @@ def compile_pullback(program: FusedProgram, components: tuple[str, ...], limit: 
         for key, comb in terms.items():
             values[final[key]] = sum(c * start[i] for i, c in comb.items())
     chains = tuple(map(tuple, chains))
-    return Pullback(chains, chain_layout(chains, (), transfer_kind), tuple(op for ops in gates for op in ops),
+    return Pullback(chains, chain_layout(chains, (), transfer_kind),
+                    tuple(tuple(gates[j][0] for j in members) for members in groups.values()),
                     tuple(values), tuple(stages), m, strings, product_levels(strings, n))
 
 
@@ -300,9 +306,8 @@ def coefficients(pullback: Pullback, program: FusedProgram, values: dict, dtype,
     chains = chain_products(program, layout, values, dtype, device, group_transfers, 4)
     chains = chains.index_select(0, rows_tensor(layout.tails, device))
     parts = [chains[n:].movedim(0, -3).flatten(-3)]  # (…, 16·runs)
-    if pullback.gates:
-        gates = op_matrices(program, pullback.gates, values, complex_dtype(dtype), device)
-        parts += [transfer(gates[op.index]).flatten(-2) for op in pullback.gates]
+    parts += [group_transfers(program, list(group), values, dtype, device).movedim(0, -3).flatten(-3)
+              for group in pullback.gates]  # (…, members·16^k)
     lead = broadcast_shape(p.shape[:-1] for p in parts)
     entries = parts[0] if len(parts) == 1 else torch.cat([p.expand(*lead, p.shape[-1]) for p in parts], dim=-1)
     c, stages, _ = _tensors(pullback, dtype, device)

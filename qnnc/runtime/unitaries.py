@@ -18,7 +18,8 @@ import torch
 
 from .angles import broadcast_shape
 from .axes import apply_shared
-from .gates import gate_matrix
+from .expansion import expand, expandable
+from .gates import complex_dtype, gate_matrix, is_real
 from .program import Fused, Op, FusedProgram
 
 Tensor = torch.Tensor
@@ -31,6 +32,10 @@ def group_matrices(program: FusedProgram, members: list[Op], angles: dict, sdtyp
     name, controls, data = members[0].name, members[0].controls, program.reads_data(members[0])
     if not members[0].slots:
         return gate_matrix(name, (), controls, sdtype, device).expand(len(members), -1, -1)
+    if not data and expandable(name, controls, len(members[0].slots)):  # weight gates: one product
+        (theta,) = op_params(program, members, angles)  # (G, *B, 1)
+        dtype = sdtype if sdtype.is_complex or is_real(name) else complex_dtype(sdtype)  # as `gate_matrix`
+        return expand(((name, controls),) * len(members), theta, False, dtype).squeeze(-3)
     m = gate_matrix(name, op_params(program, members, angles), controls, sdtype, device)  # (G, *B, N or 1, d, d)
     return m.movedim(-3, -1) if data else m.squeeze(-3)  # samples last, or no sample axis
 
