@@ -196,7 +196,7 @@ def test_one_parameter_gates_expand_into_their_matrices_and_transfer_matrices(na
     theta = torch.rand(3, 2, 5, dtype=torch.float64) * 14 - 7
     kinds = ((name, controls),) * 3
     exact = gate_matrix(name, (theta,), controls, torch.float64).to(torch.complex128)
-    assert expansion.expandable(name, controls, 1)
+    assert expansion.expandable(name, controls, 1) and expansion.expandable(name, controls, 1, of_transfer=True)
     close(expansion.expand(kinds, theta, False, torch.complex128).numpy(), exact.numpy(), 1e-12)
     close(expansion.expand(kinds, theta, True, torch.float64).numpy(), transfer(exact).numpy(), 1e-12)
     low = expansion.expand(kinds, theta.float(), True, torch.float32)

@@ -51,9 +51,9 @@ def coefficients(name: str, controls: int, of_transfer: bool) -> Tensor | None:
     return fit.real if of_transfer else fit
 
 
-def expandable(name: str, controls: int, slots: int) -> bool:
-    """Whether a gate (with `slots` angles) has an expansion."""
-    return slots == 1 and coefficients(name, controls, False) is not None
+def expandable(name: str, controls: int, slots: int, of_transfer: bool = False) -> bool:
+    """Whether a gate (with `slots` angles) has an expansion of its matrix (or transfer matrix)."""
+    return slots == 1 and coefficients(name, controls, of_transfer) is not None
 
 
 @lru_cache(maxsize=128)

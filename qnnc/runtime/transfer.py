@@ -45,7 +45,7 @@ def transfer(u: Tensor) -> Tensor:
 def transfer_kind(op: Op) -> tuple:
     """How `group_transfers` batches gates: one-parameter gates with an expansion by width (an
     rx beside an ry, a crz beside an rzz), the others by name and controls."""
-    if expandable(op.name, op.controls, len(op.slots)):
+    if expandable(op.name, op.controls, len(op.slots), of_transfer=True):
         return "expansion", len(op.qubits)
     return op.name, op.controls
 
