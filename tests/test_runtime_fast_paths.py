@@ -201,7 +201,14 @@ def test_one_parameter_gates_expand_into_their_matrices_and_transfer_matrices(na
     close(expansion.expand(kinds, theta, True, torch.float64).numpy(), transfer(exact).numpy(), 1e-12)
     low = expansion.expand(kinds, theta.float(), True, torch.float32)
     assert low.dtype == torch.float32
-    close(low.numpy(), transfer(exact).numpy(), 1e-5)
+    close(low.numpy(), transfer(exact).numpy(), 1e-6)
+    low = expansion.expand(kinds, theta.float(), False, torch.complex64)
+    assert low.dtype == torch.complex64
+    close(low.numpy(), exact.numpy(), 1e-6)
+    if name in ("ry", "cry"):  # real gates stay real in a real dtype
+        real = expansion.expand(kinds, theta, False, torch.float64)
+        assert real.dtype == torch.float64
+        close(real.numpy(), exact.real.numpy(), 1e-12)
 
 
 def test_gates_of_one_width_expand_in_one_call_and_others_are_not_expanded():
