@@ -1,7 +1,7 @@
 """The matrices a program applies, from its angle tensors (`angles.evaluate_angles`).
 
-Gate matrices are computed one gate kind at a time, in one batched call (`group_matrices`). The
-unitary of a `Fused` block is its ops in order: each run of one-qubit gates on its qubits is a
+Gate matrices are computed one gate kind at a time, in one batched call (`group_matrices`; one
+product for one-parameter weight gates, `expansion`). The unitary of a `Fused` block is its ops in order: each run of one-qubit gates on its qubits is a
 Kronecker product of per-qubit products (a *layer*), permutation gates reorder rows, other gates
 multiply in. One-qubit runs — of every layer of every block, and the trailing weight gates of a
 product preparation — are built together (`chain_products`): all their gates in one call per gate
