@@ -221,6 +221,7 @@ def test_gates_of_one_width_expand_in_one_call_and_others_are_not_expanded():
     assert transfer_kind(Op("rx", (0,), (0,))) == ("expansion", 1)
     assert transfer_kind(Op("crz", (0, 1), (0,))) == ("expansion", 2)
     assert transfer_kind(Op("u", (0,), (0, 1, 2))) == ("u", 0)
+    assert transfer_kind(Op("crz", (0, 1, 2, 3, 4), (0,), controls=3)) == ("crz", 3)  # fitting would take 2 s
 
 
 def test_weight_gates_of_interleaved_kinds_keep_their_places():
