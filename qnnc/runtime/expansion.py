@@ -5,7 +5,7 @@ forms — has entries in the span of 1, e^{±iθ/2} and e^{±iθ}, and so has it
 matrix (`transfer`), whose entries are products of an entry and a conjugate entry. So each is
 Σ_k f_k(θ) M_k with f = (1, cos θ/2, sin θ/2, cos θ, sin θ) and constant M_k, found once per
 gate by a least-squares fit at eight angles and checked at three others (a gate outside that
-span gets no expansion and is built from its matrix). A batch of such gates is then one product
+span, or wider than MAX_QUBITS, gets no expansion and is built from its matrix). A batch of such gates is then one product
 (G, …, K) @ (G, K, d²) over the functions its members use (K ≤ 5), where building matrices entry
 by entry and controlling them takes ten to forty small operations per gate kind.
 """
@@ -17,10 +17,12 @@ from functools import lru_cache
 import torch
 
 from .gates import gate_matrix
+from .program import Op
 
 Tensor = torch.Tensor
 FUNCTIONS = 5  # 1, cos θ/2, sin θ/2, cos θ, sin θ
 TOLERANCE = 1e-10
+MAX_QUBITS = 4
 
 
 def functions(theta: Tensor, used: tuple[int, ...] = tuple(range(FUNCTIONS))) -> Tensor:
@@ -51,9 +53,12 @@ def coefficients(name: str, controls: int, of_transfer: bool) -> Tensor | None:
     return fit.real if of_transfer else fit
 
 
-def expandable(name: str, controls: int, slots: int, of_transfer: bool = False) -> bool:
-    """Whether a gate (with `slots` angles) has an expansion of its matrix (or transfer matrix)."""
-    return slots == 1 and coefficients(name, controls, of_transfer) is not None
+def expandable(op: Op, of_transfer: bool = False) -> bool:
+    """Whether a gate (a `program.Op`) has an expansion of its matrix (or transfer matrix): one
+    angle, and at most MAX_QUBITS qubits (a fit evaluates the gate 11 times; a 5-qubit gate's
+    transfer matrix fit takes 1.8 s, a 12-qubit matrix fit would hold 2 GB)."""
+    return len(op.slots) == 1 and len(op.qubits) <= MAX_QUBITS and \
+        coefficients(op.name, op.controls, of_transfer) is not None
 
 
 @lru_cache(maxsize=128)

@@ -19,7 +19,6 @@ from .program import FusedProgram, Op
 from .unitaries import group_matrices, op_params
 
 Tensor = torch.Tensor
-EXPANDED_QUBITS = 4
 _PAULI = ((1, 0, 0, 1), (0, 1, 1, 0), (0, -1j, 1j, 0), (1, 0, 0, -1))  # I, X, Y, Z, row-major
 
 
@@ -45,9 +44,8 @@ def transfer(u: Tensor) -> Tensor:
 
 def transfer_kind(op: Op) -> tuple:
     """How `group_transfers` batches gates: one-parameter gates with an expansion by width (an
-    rx beside an ry, a crz beside an rzz), the others by name and controls. Past EXPANDED_QUBITS
-    the fit costs more than it saves (a 4-qubit gate's takes 55 ms, a 5-qubit one's 1.8 s)."""
-    if len(op.qubits) <= EXPANDED_QUBITS and expandable(op.name, op.controls, len(op.slots), of_transfer=True):
+    rx beside an ry, a crz beside an rzz), the others by name and controls."""
+    if expandable(op, of_transfer=True):
         return "expansion", len(op.qubits)
     return op.name, op.controls
 

@@ -32,7 +32,7 @@ def group_matrices(program: FusedProgram, members: list[Op], angles: dict, sdtyp
     name, controls, data = members[0].name, members[0].controls, program.reads_data(members[0])
     if not members[0].slots:
         return gate_matrix(name, (), controls, sdtype, device).expand(len(members), -1, -1)
-    if not data and expandable(name, controls, len(members[0].slots)):  # weight gates: one product
+    if not data and expandable(members[0]):  # weight gates: one product
         (theta,) = op_params(program, members, angles)  # (G, *B, 1)
         dtype = sdtype if sdtype.is_complex or is_real(name) else complex_dtype(sdtype)  # as `gate_matrix`
         return expand(((name, controls),) * len(members), theta, False, dtype).squeeze(-3)
