@@ -5,9 +5,10 @@ forms — has entries in the span of 1, e^{±iθ/2} and e^{±iθ}, and so has it
 matrix (`transfer`), whose entries are products of an entry and a conjugate entry. So each is
 Σ_k f_k(θ) M_k with f = (1, cos θ/2, sin θ/2, cos θ, sin θ) and constant M_k, found once per
 gate by a least-squares fit at eight angles and checked at three others (a gate outside that
-span, or wider than MAX_QUBITS, gets no expansion and is built from its matrix). A batch of such gates is then one product
-(G, …, K) @ (G, K, d²) over the functions its members use (K ≤ 5), where building matrices entry
-by entry and controlling them takes ten to forty small operations per gate kind.
+span, or wider than MAX_QUBITS, gets no expansion and is built from its matrix). A batch of
+such gates is then one product (G, …, K) @ (G, K, d²) over the functions its members use
+(K ≤ 5), where building matrices entry by entry and controlling them takes ten to forty small
+operations per gate kind.
 """
 from __future__ import annotations
 
