@@ -3,9 +3,6 @@
 into a fresh nn.Module through the same generated source that `model.py` holds."""
 from __future__ import annotations
 
-import builtins
-import linecache
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +17,7 @@ from .check import CheckOptions, check, check_text
 from .compiler.compile import CompiledModel, CompileError, compile_for_target, layer_name, logical_coupling
 from .diagnostics import SpecError, UserError
 from .emit.artifacts import sha256, to_json
+from .emit.build import build_module, circuits_of, instantiate, model_code  # the first and last: re-exported
 from .emit.model_code import PythonCode, generate, layer_attributes
 from .emit.output import write_output
 from .emit.report import compile_files, compile_manifest, report_markdown
@@ -27,7 +25,6 @@ from .execute.hardware import HardwareOptions
 from .execute.modes import with_mode
 from .quantum.lower import lower_block
 from .runtime import QuantumBlockModule
-from .runtime.circuit import BlockCircuit, from_block
 from .runtime.modes import NEEDS_TARGET, Mode, parse_mode
 from .host.threads import resolve_threads
 from .syntax.parse import parse_text
@@ -38,34 +35,6 @@ from .targets import Target, load_target
 # three, `Compiled.compiled_model` the next two (lowering inside compile_for_target) and
 # `Compiled.code` / `write` the last two.
 PIPELINE = (read_source, parse_text, check, lower_block, compile_for_target, generate, write_output)
-
-
-def circuits_of(model: ir.Model, couplings: dict | None = None) -> dict[int, BlockCircuit]:
-    """The runtime circuit of every quantum layer, by layer index; `couplings[i]` is the target's
-    connectivity for layer i's `entangle=native` templates (a line when absent)."""
-    return {i: from_block(layer.block, (couplings or {}).get(i)) for i, layer in enumerate(model.layers)
-            if isinstance(layer, ir.QuantumLayer)}
-
-
-def model_code(model: ir.Model, spec_name: str = "<spec>", spec_sha256: str = "0" * 64) -> PythonCode:
-    return generate(model, circuits_of(model), spec_name, spec_sha256)
-
-
-def instantiate(code: PythonCode, *, seed: int = 0, mode: str = "exact", shots: int | None = None,
-                filename: str | None = None) -> nn.Module:
-    """Execute generated source as a module and build its model class; `filename` (default a
-    name derived from the class) is what tracebacks show."""
-    filename = filename or f"<qnnc model {code.class_name}>"
-    module = types.ModuleType(f"qnnc_generated_{sha256(code.source)[:12]}")
-    module.__file__ = filename
-    linecache.cache[filename] = (len(code.source), None, code.source.splitlines(True), filename)  # tracebacks
-    exec(builtins.compile(code.source, filename, "exec"), module.__dict__)  # our own generated code
-    return getattr(module, code.class_name)(mode=mode, seed=seed, shots=shots)
-
-
-def build_module(model: ir.Model, *, seed: int = 0, mode: str = "exact", shots: int | None = None) -> nn.Module:
-    """A fresh nn.Module for `model`, built from the same source `qnnc compile` writes."""
-    return instantiate(model_code(model), seed=seed, mode=mode, shots=shots)
 
 
 @dataclass(frozen=True)

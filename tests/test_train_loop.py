@@ -141,6 +141,15 @@ def test_deterministic_algorithms_are_on_inside_and_torch_compiler_is_not_loaded
     assert done.stdout.split() == ["True", "False", "False"]
 
 
+def test_training_loads_neither_the_compiler_stages_nor_their_toolkits():
+    # `qnnc train` builds its models from generated source (qnnc.emit.build): pytket and qiskit,
+    # 0.8 s of imports, load only when a spec is compiled for a target
+    code = ("import sys\nimport qnnc.cli.train\n"
+            "print(sorted(m for m in ('pytket', 'qiskit', 'qnnc.api', 'qnnc.compiler') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_loop_keeps_torch_compiler_in_step_once_it_is_loaded(monkeypatch):
     import torch._inductor.config as inductor_config
     monkeypatch.setattr(inductor_config, "deterministic", False)

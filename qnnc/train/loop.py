@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional
 
 from .. import ir
-from ..api import build_module
+from ..emit.build import build_module
 from .data import Dataset, Split
 from .errors import DataError, TrainError
 from .twins import parameter_counts
@@ -236,7 +236,7 @@ def train_model(model: ir.Model, config: ir.TrainConfig, data: Dataset, *, seed:
                 keep_state: bool = True) -> RunResult:
     """Train `model` on `data` as `config` says (`seed` overrides the config's). `progress(epoch,
     epochs, row)` is called after every epoch. `build(model, seed=, mode=)` makes the module
-    (default `qnnc.api.build_module`)."""
+    (default `qnnc.emit.build.build_module`, also `qnnc.api`'s)."""
     build = build or build_module
     seed = config.seed if seed is None else seed
     torch_device, goal = torch.device(device), objective(config.loss, model, data)
