@@ -107,7 +107,9 @@ class QuantumBlockModule(nn.Module):
         if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
             work = min(self.runner.costs(samples if samples is not None else (len(x) if x.dim() else 0)).values())
         count = self.tuner.choose(self.threads, work) if on_cpu else 1
-        scope = BackwardScope(lambda: min(count, choose(self.threads, work))) if on_cpu else None
+        # the backward's own count (`BackwardScope`), unless one thread already runs and stays
+        scoped = on_cpu and (count > 1 or torch.get_num_threads() > 1)
+        scope = BackwardScope(lambda: min(count, choose(self.threads, work))) if scoped else None
         with using(count) if on_cpu else contextlib.nullcontext():
             if scope is not None:
                 x = scope.input(x)
