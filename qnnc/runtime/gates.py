@@ -127,14 +127,19 @@ def controlled(matrix: Tensor, controls: int) -> Tensor:
     return torch.cat([top, bottom], dim=-2)
 
 
+def matrix_dtype(name: str, dtype: torch.dtype) -> torch.dtype:
+    """The dtype of gate `name`'s matrix in a computation in `dtype`: real when the gate is real
+    and `dtype` is, else complex."""
+    return real_dtype(dtype) if is_real(name) and not dtype.is_complex else complex_dtype(dtype)
+
+
 def gate_matrix(name: str, params=(), controls: int = 0, dtype: torch.dtype = torch.float32,
                 device=None) -> Tensor:
     """The matrix of gate `name` with angles `params` (tensors or floats, radians) and `controls`
     extra controls in front. `dtype` is the real dtype of the computation: the result is real in
-    it when `is_real(name)`, else in `complex_dtype(dtype)`."""
+    it when `is_real(name)`, else in `complex_dtype(dtype)` (`matrix_dtype`)."""
     base, builtin = base_gate(name)
-    real = real_dtype(dtype)
-    out_dtype = real if is_real(name) and not dtype.is_complex else complex_dtype(dtype)
+    real, out_dtype = real_dtype(dtype), matrix_dtype(name, dtype)
     if base in FIXED:
         m = FIXED[base].to(device=device)
         m = m.real.to(out_dtype) if not out_dtype.is_complex else m.to(out_dtype)

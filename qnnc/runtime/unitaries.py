@@ -19,7 +19,7 @@ import torch
 from .angles import broadcast_shape
 from .axes import apply_shared
 from .expansion import expand, expandable
-from .gates import complex_dtype, gate_matrix, is_real
+from .gates import gate_matrix, matrix_dtype
 from .program import Fused, Op, FusedProgram
 
 Tensor = torch.Tensor
@@ -34,8 +34,7 @@ def group_matrices(program: FusedProgram, members: list[Op], angles: dict, sdtyp
         return gate_matrix(name, (), controls, sdtype, device).expand(len(members), -1, -1)
     if not data and expandable(members[0]):  # weight gates: one product
         (theta,) = op_params(program, members, angles)  # (G, *B, 1)
-        dtype = sdtype if sdtype.is_complex or is_real(name) else complex_dtype(sdtype)  # as `gate_matrix`
-        return expand(((name, controls),) * len(members), theta, False, dtype).squeeze(-3)
+        return expand(((name, controls),) * len(members), theta, False, matrix_dtype(name, sdtype)).squeeze(-3)
     m = gate_matrix(name, op_params(program, members, angles), controls, sdtype, device)  # (G, *B, N or 1, d, d)
     return m.movedim(-3, -1) if data else m.squeeze(-3)  # samples last, or no sample axis
 
