@@ -283,3 +283,18 @@ def test_pulled_back_weight_gates_of_every_kind_match_qiskit_and_the_statevector
         results[form] = out.detach().numpy(), np.zeros(6) if grad is None else grad.numpy().copy()
     close(results["pullback"][0], block_reference(circuit, data.numpy(), weights), 1e-12)
     close(results["pullback"][1], results["statevector"][1], 1e-11)
+
+
+def test_a_gate_wider_than_four_qubits_keeps_the_block_a_statevector():
+    """A pulled-back gate's 4^k × 4^k transfer matrix is read entry by entry when compiling and
+    built at every call (k=6: 74 s, then 7 s a step), so such a block stays a statevector, and
+    still matches qiskit."""
+    n = 5
+    gates = [ir.Gate("ry", (q,), (ir.Data(q),)) for q in range(n)] + [
+        ir.Gate("crz", (3, 4), (ir.Weight("w", (0,)),), (0, 1, 2)), ir.Gate("crz", (0, 1), (ir.Weight("w", (1,)),))]
+    circuit = BlockCircuit(n, n, tuple(gates), (ir.WeightTensor("w", (6,), True),), ir.Measurement("z", tuple(range(n))))
+    weights = {"w": np.linspace(0.4, 4.4, 6)}
+    module = module_for(circuit, weights)
+    assert module.runner.pullback is None and module.runner.form(3) == "statevector"
+    data = torch.rand(3, n, dtype=torch.float64)
+    close(module(data).detach().numpy(), block_reference(circuit, data.numpy(), weights), 1e-12)

@@ -36,6 +36,7 @@ from .unitaries import ChainLayout, chain_layout, chain_products, rows_tensor
 Tensor = torch.Tensor
 TOLERANCE = 1e-12
 MAX_PAIRS = 1 << 15  # products in one stage; finding them takes ~8 µs each in Python (a quarter second here)
+MAX_GATE_QUBITS = 4  # a gate's 4^k×4^k S, read when compiling, built per call: k=5 took 3.4 s, then 0.25 s a step
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: `_tensors` caches per pullback
@@ -146,14 +147,16 @@ def _observables(program: FusedProgram, limit: int) -> dict[tuple[int, int], flo
 
 
 def compile_pullback(program: FusedProgram, components: tuple[str, ...], limit: int) -> Pullback | None:
-    """The pullback of an eligible program (`pauli.eligible`) whose prepared qubits have the Bloch
-    `components` (`pauli.kept_components`); None when a stage would need more than `limit` products."""
+    """The pullback of an eligible program (`pauli.eligible`) with Bloch `components` (`pauli.kept_components`);
+    None when a stage would need more than `limit` products or a gate spans over MAX_GATE_QUBITS."""
     n, reads = program.qubits, program.reads
     chains: list = list(program.heads_and_tails[1])
     gates, placed = [], []
     last_stage: dict[int, int] = {}
     last_gap: dict[int, int] = {}
     for qubits, ops in _units(program):
+        if len(qubits) > MAX_GATE_QUBITS:
+            return None
         constant = not any(reads[s] for op in ops for s in op.slots)
         after_stage = max(last_stage.get(q, -1) for q in qubits)
         after_gap = max(last_gap.get(q, -1) for q in qubits)
