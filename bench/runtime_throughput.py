@@ -33,7 +33,10 @@ means the same on any machine; `all` for no pinning). The table shows both condi
 fraction qnnc keeps, the thread counts qnnc chose (quiet/loaded), and whether issue #13's
 targets are met. Where qnnc chose more than one thread on the quiet machine it is also timed there
 at one thread: beside the neighbours it runs one thread, which gets half a CPU at most, so what it
-keeps cannot pass 50% × (1-thread speed ÷ chosen speed); the targets section prints that bound.
+keeps cannot pass 50% × (1-thread speed ÷ chosen speed). The targets section prints that bound
+and, where the loaded calls ran one thread, `kept` as the product of three measured factors: that
+speed ratio, the share of a CPU the calling thread got (its CPU time over wall time), and its CPU
+time a call, quiet over loaded.
 
     python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 9] [--rounds 3]
         [--cases a1,a4,b,c,d] [--batch d=2048] [--neighbours 2] [--cpus 2] [--clock wall] [--json out.json]
@@ -91,17 +94,19 @@ clock = time.perf_counter
 MIN_TIMED_S = 0.3
 
 
-def timed(step, calls: int, warm_s: float = 0.0) -> tuple[list[float], object]:
+def timed(step, calls: int, warm_s: float = 0.0) -> tuple[list[float], float, object]:
     """(seconds of each timed call: at least `calls` of them and MIN_TIMED_S in all, after warm-up
-    calls for `warm_s` (at least one); the last call's result)."""
-    out, times, start = step(), [], time.perf_counter()
+    calls for `warm_s` (at least one); the CPU seconds this thread spent in them; the last call's
+    result)."""
+    out, times, cpu, start = step(), [], 0.0, time.perf_counter()
     while time.perf_counter() - start < warm_s:
         out = step()
     while len(times) < calls or sum(times) < MIN_TIMED_S:
-        start = clock()
+        start, start_cpu = clock(), time.thread_time()
         out = step()
         times.append(clock() - start)
-    return times, out
+        cpu += time.thread_time() - start_cpu
+    return times, cpu, out
 
 
 QNNC_THREADS: dict = {}  # `threads=…` for the module, or empty: `--qnnc-threads` goes through $QNNC_THREADS
@@ -200,6 +205,7 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
     theirs = pennylane(case, layer, inputs, module) if importlib.util.find_spec("pennylane") else None
     conditions = ("quiet", "loaded") if load else ("quiet",)
     times = {(c, who): [] for c in conditions for who in ("qnnc", "qnnc_1_thread", "pennylane")}
+    cpu = dict.fromkeys(times, 0.0)  # this thread's CPU seconds in the timed calls
     chosen = {c: set() for c in conditions}
     outputs = {}
     per_round, theirs_per_round = math.ceil(repeat / rounds), math.ceil(max(1, repeat // 2) / rounds)
@@ -207,18 +213,23 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
         for condition in conditions:
             if load:
                 load.set(busy=condition == "loaded")
-            got, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
+            got, spent, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
             chosen[condition].add(max(block.tuner.last for block in blocks_of(module)))
             times[condition, "qnnc"] += got
+            cpu[condition, "qnnc"] += spent
             if load and condition == "quiet" and max(chosen["quiet"]) > 1:  # the reference for `kept`'s bound
-                times[condition, "qnnc_1_thread"] += timed(at_one_thread(module, step), per_round, 0.2)[0]
+                got, spent, _ = timed(at_one_thread(module, step), per_round, 0.2)
+                times[condition, "qnnc_1_thread"] += got
+                cpu[condition, "qnnc_1_thread"] += spent
             if theirs is not None:
-                got, outputs["pennylane"] = timed(theirs[0], theirs_per_round)
+                got, _, outputs["pennylane"] = timed(theirs[0], theirs_per_round)
                 times[condition, "pennylane"] += got
     rows = {}
     for condition in conditions:
         row = {who: evaluations * len(got) / sum(got) for (c, who), got in times.items() if c == condition and got}
         row["threads"] = sorted(chosen[condition])
+        row["cpu_share"] = {who: cpu[c, who] / sum(got) for (c, who), got in times.items()
+                            if c == condition and got and who != "pennylane"}  # of one CPU, this thread
         rows[condition] = row
     if theirs is not None:
         mine = our_values(outputs["qnnc"], layer)
@@ -340,13 +351,26 @@ def targets(rows: dict, loaded: dict | None) -> list[str]:
         quiet = rows[case]
         kept = r["qnnc"] / quiet["qnnc"]
         line = f"{case:<3} loaded keeps ≥ {KEPT:.0%} of quiet: {kept:.0%} " + ("met" if kept >= KEPT else "NOT met")
-        if "qnnc_1_thread" in quiet and r["threads"] == [1]:
-            gain = quiet["qnnc"] / quiet["qnnc_1_thread"]
-            line += (f" (quiet ran {threads_used(quiet)} threads, {gain:.2f}× its 1-thread speed; loaded ran 1 "
-                     f"thread and kept {r['qnnc'] / quiet['qnnc_1_thread']:.0%} of that, where a fair share of a "
-                     f"CPU beside one neighbour is 50%: the bound on `kept` is {0.5 / gain:.0%})")
+        if r["threads"] == [1] and clock is time.perf_counter:
+            line += " (" + kept_factors(quiet, r) + ")"
         lines.append(line)
     return lines
+
+
+def kept_factors(quiet: dict, loaded: dict) -> str:
+    """What `kept` is made of where the loaded calls ran one thread, as an identity:
+    kept = (1-thread ÷ chosen speed, quiet) × (CPU share loaded ÷ quiet) × (CPU time a call, quiet
+    ÷ loaded). Beside one neighbour on its CPU the share is 50% at most; the last factor is what
+    sharing the CPU costs each call (caches, the other CPU's load); neither is the runtime's."""
+    one = "qnnc_1_thread" if "qnnc_1_thread" in quiet else "qnnc"
+    if quiet["threads"] != [1] and one == "qnnc":
+        return "quiet ran more threads and was not timed at one"
+    gain = quiet["qnnc"] / quiet[one]
+    share = loaded["cpu_share"]["qnnc"] / quiet["cpu_share"][one]
+    cost = (loaded["cpu_share"]["qnnc"] / loaded["qnnc"]) / (quiet["cpu_share"][one] / quiet[one])  # CPU s per evaluation
+    return (f"= 1/{gain:.2f}, quiet's gain over one thread, × {share:.0%}, the CPU it got beside a neighbour, "
+            f"× 1/{cost:.2f}, each call's CPU time loaded ÷ quiet; at a fair 50% share and no such cost the bound "
+            f"is {0.5 / gain:.0%}")
 
 
 def main() -> None:
@@ -358,7 +382,8 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(SPECS), help="comma-separated, of " + ", ".join(SPECS))
     parser.add_argument("--clock", choices=CLOCK, default="wall",
                         help="wall-clock time, or this process's CPU time (robust on a busy machine, 1 thread)")
-    parser.add_argument("--batch", default="", help="override batch sizes, e.g. `d=2048,a1=16`")
+    parser.add_argument("--batch", action="append", default=[],
+                        help="override batch sizes, e.g. `d=2048,a1=16` (may be repeated)")
     parser.add_argument("--json", help="also write the rows as JSON here")
     parser.add_argument("--neighbours", type=int, default=2,
                         help="busy processes for the loaded measurement (default 2; 0: quiet only)")
@@ -370,7 +395,12 @@ def main() -> None:
     unknown = sorted(set(cases) - set(SPECS))
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}: expected some of {', '.join(SPECS)}")
-    BATCH.update({k: int(v) for k, v in (item.split("=") for item in args.batch.split(",") if item)})
+    for item in (item.strip() for text in args.batch for item in text.split(",")):
+        case, _, size = item.partition("=")
+        if item and (case.strip() not in SPECS or not size.strip().isdigit() or int(size) < 1):
+            parser.error(f"--batch {item!r}: expected CASE=SIZE, CASE one of {', '.join(SPECS)}, SIZE ≥ 1")
+        if item:
+            BATCH[case.strip()] = int(size)
     request_threads(args.qnnc_threads)
     torch.set_num_threads(args.threads)
     where = pin(args.cpus)
