@@ -298,3 +298,16 @@ def test_a_gate_wider_than_four_qubits_keeps_the_block_a_statevector():
     assert module.runner.pullback is None and module.runner.form(3) == "statevector"
     data = torch.rand(3, n, dtype=torch.float64)
     close(module(data).detach().numpy(), block_reference(circuit, data.numpy(), weights), 1e-12)
+
+
+def test_a_reordering_backward_gathers_with_its_inverse_found_once():
+    from qnnc.runtime import unitaries
+    index = unitaries.rows_tensor((2, 0, 3, 1), torch.device("cpu"))
+    state = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(3, 4, 5, dtype=torch.float64)
+    (ours,) = torch.autograd.grad(unitaries.Reorder.apply(state, index), state, grad)
+    (plain,) = torch.autograd.grad(torch.index_select(state, -2, index), state, grad)
+    assert torch.equal(ours, plain)
+    assert unitaries._inverse(index) is unitaries._inverse(index)  # no argsort per call
+    other = torch.tensor([1, 3, 0, 2])  # another permutation object, never confused with the first
+    assert unitaries._inverse(other).tolist() == [2, 0, 3, 1]
