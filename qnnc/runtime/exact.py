@@ -2,8 +2,8 @@
 
 Two forms compute the same values: the fused statevector program (`simulator`) and, when the
 preparation is a product state and nothing after it reads data, the measured observables pulled
-back to Pauli strings (`pullback`) read on the prepared qubits' Bloch vectors (`pauli`). A count
-of multiply-adds picks one per call. The statevector's measured values are one product with a
+back to Pauli strings (`pullback`) read on the prepared qubits' Bloch vectors (`pauli`). Their
+weighed multiply-adds pick one per call (`ExactRunner.form`). The statevector's measured values are one product with a
 readout table (`measure.Readout`), which also replaces a final permutation. What depends only on
 constants and fixed weights — fused unitaries, permutations, pulled-back coefficients, the
 readout table — is computed once and cached until the fixed weights, dtype or device change.
@@ -23,6 +23,16 @@ from .program import Fused, Op, FusedProgram, compile_program
 from .simulator import simulate, step_constant
 
 Tensor = torch.Tensor
+# How `ExactRunner.form` weighs the two forms, fitted on the 2-CPU development VM (December 2026)
+# to 7 blocks of 4-9 qubits (rings, strongly entangling) at 1-32,768 samples, forward and backward:
+# with these it picks the faster form in 33 of 35 (block, samples) pairs and is within 7% in the
+# other two, where counting multiply-adds alone lost 11-57% at small batches.
+# A product-tree row is elementwise passes over memory, forward and backward (3-25 ns a sample),
+# where a statevector multiply-add sits in a matrix product (0.2-1.4 ns).
+TREE_ROW_WEIGHT = 6.0
+# The statevector form's extra ops a call (its gates' matrices, layouts, readout): 0.15-0.95 ms
+# more than the pulled-back form's at one sample, in multiply-adds of ~0.25 ns.
+STATEVECTOR_OVERHEAD = 1.2e6
 
 
 def weight_names(program: FusedProgram, slots) -> set[str]:
@@ -72,9 +82,22 @@ class ExactRunner:
         costs = {} if pulled is None else {"pullback": pulled.cost(samples, filters, self.fixed_coefficients)}
         return {**costs, "statevector": statevector_cost(self.program, samples, filters)}
 
+    def work(self, samples: int) -> float:
+        """Multiply-adds of a forward pass over `samples` in the form that runs them."""
+        return self.costs(samples)[self.form(samples)]
+
     def form(self, samples: int) -> str:
-        """"pullback" or "statevector": the form with the fewer multiply-adds for `samples`."""
-        return min((costs := self.costs(samples)), key=costs.__getitem__)
+        """"pullback" or "statevector": the form that runs `samples` faster, by their multiply-adds
+        with each product-tree row weighed as TREE_ROW_WEIGHT and the statevector's extra ops as
+        STATEVECTOR_OVERHEAD. Fixed by the block and `samples`, so a call's form never depends on
+        timing (results are reproducible to the bit)."""
+        pulled = self.pullback
+        if pulled is None:
+            return "statevector"
+        filters = self.circuit.filters
+        statevector = statevector_cost(self.program, samples, filters) + STATEVECTOR_OVERHEAD
+        return "pullback" if pulled.cost(samples, filters, self.fixed_coefficients, TREE_ROW_WEIGHT) <= statevector \
+            else "statevector"
 
     def __call__(self, data: Tensor, weights: dict[str, Tensor], cache_key=None) -> Tensor:
         """Measured values (N, F or 1, m) for data (N, features), weights {name: (F, 1, *shape)}."""

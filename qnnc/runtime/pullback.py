@@ -72,10 +72,10 @@ class Pullback:
         """(rows of the product tree, products of building C)."""
         return sum(len(left) for left, _ in self.levels), sum(len(s.src) * (len(s.refs[0]) + 2) for s in self.stages if s.refs)
 
-    def cost(self, samples: int, filters: int, fixed: bool) -> float:
-        """Multiply-adds of a forward pass (building C is free when its weights are fixed)."""
+    def cost(self, samples: int, filters: int, fixed: bool, row_weight: float = 1.0) -> float:
+        """Multiply-adds of a forward pass, tree rows × `row_weight` (C is free with fixed weights)."""
         rows, build = self.sizes
-        return samples * (rows + filters * self.measured * len(self.strings)) + (0 if fixed else filters * build)
+        return samples * (row_weight * rows + filters * self.measured * len(self.strings)) + (0 if fixed else filters * build)
 
     def values_per_sample(self, filters: int) -> int:  # kept by a forward pass: the tree, the values
         return self.sizes[0] + filters * self.measured
