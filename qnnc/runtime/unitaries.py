@@ -36,7 +36,9 @@ def group_matrices(program: FusedProgram, members: list[Op], angles: dict, sdtyp
         (theta,) = op_params(program, members, angles)  # (G, *B, 1)
         return expand(((name, controls),) * len(members), theta, False, matrix_dtype(name, sdtype)).squeeze(-3)
     m = gate_matrix(name, op_params(program, members, angles), controls, sdtype, device)  # (G, *B, N or 1, d, d)
-    return m.movedim(-3, -1) if data else m.squeeze(-3)  # samples last, or no sample axis
+    # samples last and contiguous, as the state keeps them: a moved view's sample stride made every
+    # product with the state a strided loop (a 2-qubit re-uploading block, 4,096 samples: 2.6× slower)
+    return m.movedim(-3, -1).contiguous() if data else m.squeeze(-3)
 
 
 def op_params(program: FusedProgram, members: list[Op], angles: dict) -> list[Tensor]:
