@@ -3,10 +3,11 @@
 Two forms compute the same values: the fused statevector program (`simulator`) and, when the
 preparation is a product state and nothing after it reads data, the measured observables pulled
 back to Pauli strings (`pullback`) read on the prepared qubits' Bloch vectors (`pauli`). Their
-weighed multiply-adds pick one per call (`ExactRunner.form`). The statevector's measured values are one product with a
-readout table (`measure.Readout`), which also replaces a final permutation. What depends only on
-constants and fixed weights — fused unitaries, permutations, pulled-back coefficients, the
-readout table — is computed once and cached until the fixed weights, dtype or device change.
+weighed multiply-adds pick one per call (`ExactRunner.form`). The statevector's measured values
+are one product with a readout table (`measure.Readout`), which also replaces a final
+permutation. What depends only on constants and fixed weights — fused unitaries, permutations,
+pulled-back coefficients, the readout table — is computed once and cached until the fixed
+weights, dtype or device change.
 """
 from __future__ import annotations
 
