@@ -186,6 +186,18 @@ def test_compile_replaces_its_own_output_refuses_a_users_and_force_moves_it_asid
     assert forced.status == 0 and "out.old-1" in forced.stderr and snapshot(workdir / "out.old-1") == before
 
 
+@pytest.mark.parametrize("command", ["train", "baseline"])
+def test_a_users_folder_is_refused_before_any_training(workdir, command):
+    """Not after the training, as the write alone did (it still checks again: the folder may
+    change meanwhile)."""
+    (workdir / "mine").mkdir()
+    (workdir / "mine" / "a.txt").write_text("a")
+    before = snapshot(workdir / "mine")
+    result = run_cli([command, "m.qnn", "--data", "digits(classes=[0, 1])", "--epochs", "1", "-o", "mine"])
+    assert result.status == 1 and "qnnc did not write it" in result.stderr and "--force" in result.stderr
+    assert "epoch" not in result.stdout + result.stderr and snapshot(workdir / "mine") == before
+
+
 def test_the_api_follows_the_same_policy(workdir):
     import qnnc
 

@@ -22,7 +22,7 @@ DRAW_FORMATS = (".txt", ".png", ".svg", ".pdf")
 
 # ---- commands ------------------------------------------------------------------------------------
 def run_compile(args) -> int:
-    destination(args.output, (args.spec, args.bind), kind="folder")  # refuse a bad -o before compiling
+    destination(args.output, (args.spec, args.bind), kind="folder", force=args.force)  # refuse a bad -o before compiling
     compiled = _compiled(args, bind=args.bind)
     if isinstance(compiled, int):
         return compiled

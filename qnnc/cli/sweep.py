@@ -29,7 +29,7 @@ def run_sweep(args) -> int:
                       "  help: split it into several sweeps, or give fewer values")
     specs = [_spec(args, path) for path in args.specs]
     inputs = tuple(path for spec in specs for path in spec["inputs"])
-    target = destination(args.output, inputs, kind="folder")  # a bad -o fails before training
+    target = destination(args.output, inputs, kind="folder", force=args.force)  # a bad -o fails before training
     runs, described = _plan(args, specs, grid)
     journal, began = Journal(target), time.perf_counter()
     by_task = {id(run.task): run for run in runs}  # the tasks live as long as `runs`

@@ -117,7 +117,7 @@ def _write(args, config: ir.TrainConfig, files: dict) -> None:
 @_guarded
 def run_train(args) -> int:
     source, model, config, load, data_text = prepare(args)
-    destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
+    destination(args.output, _inputs(args, config), kind="folder", force=args.force)  # a bad -o fails before training
     data = fit_to_model(load(config.seed), model)
     with Display(config.epochs, f"train {model.name}") as display:
         result = train_model(model, config, data, device=args.device,
@@ -135,7 +135,7 @@ def run_train(args) -> int:
 @_guarded
 def run_baseline(args) -> int:
     source, model, config, load, data_text = prepare(args)
-    target = destination(args.output, _inputs(args, config), kind="folder")  # a bad -o fails before training
+    target = destination(args.output, _inputs(args, config), kind="folder", force=args.force)  # a bad -o fails before training
     seeds = [config.seed + i for i in range(args.seeds)]
     runs = tasks(model, config, load, seeds, device=args.device)
     keys = {(t.variant, t.seed): run_key(t, {"spec": sha256(source), "data": data_text}) for t in runs}

@@ -94,9 +94,11 @@ def _cannot_write(path):
                           "check the path, its permissions and the free disk space") from None
 
 
-def destination(path: str | Path, inputs=(), *, kind: str) -> Path:
+def destination(path: str | Path, inputs=(), *, kind: str, force: bool | None = None) -> Path:
     """The absolute output path, or OutputError for one that would swallow the working folder or
-    an input of the run. Commands call it before any work, so a bad path fails at once."""
+    an input of the run. Commands call it before any work, so a bad path fails at once; with
+    `force` given (False or True) a folder qnnc may not replace without `--force` fails then too,
+    not after the work (the write checks again: the folder may change meanwhile)."""
     if str(path).strip() == "":
         raise OutputError("the output path is empty", f"name the output {kind}, e.g. `-o out/run1`")
     target = Path(path).resolve()
@@ -110,6 +112,8 @@ def destination(path: str | Path, inputs=(), *, kind: str) -> Path:
                               f"write the output {kind} somewhere that holds no input")
     if kind == "folder" and (target.is_file() or (target.exists() and not target.is_dir())):
         raise OutputError(f"`{path}` is a file; the output is a folder", "name a folder, e.g. `-o out/run1`")
+    if kind == "folder" and force is not None:
+        _existing_folder(target, force, shown=str(path))
     return target
 
 
