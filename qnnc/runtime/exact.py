@@ -74,14 +74,18 @@ class ExactRunner:
         `pullback.MAX_PAIRS`, which bounds the time compiling takes)."""
         if not pauli.eligible(self.program):
             return None
-        limit = min(pullback.MAX_PAIRS, max(4096, int(statevector_cost(self.program, 1, 1))))
+        limit = min(pullback.MAX_PAIRS, max(4096, int(self._statevector_per_sample)))
         return pullback.compile_pullback(self.program, pauli.kept_components(self.program, self.circuit), limit)
+
+    @cached_property
+    def _statevector_per_sample(self) -> float:  # read by every call's `costs` and `form`: a loop over the steps
+        return statevector_cost(self.program, 1, 1)
 
     def costs(self, samples: int) -> dict[str, float]:
         """Multiply-adds of a forward pass over `samples` in each form that applies."""
         filters, pulled = self.circuit.filters, self.pullback
         costs = {} if pulled is None else {"pullback": pulled.cost(samples, filters, self.fixed_coefficients)}
-        return {**costs, "statevector": statevector_cost(self.program, samples, filters)}
+        return {**costs, "statevector": samples * filters * self._statevector_per_sample}
 
     def work(self, samples: int) -> float:
         """Multiply-adds of a forward pass over `samples` in the form that runs them."""
@@ -96,7 +100,7 @@ class ExactRunner:
         if pulled is None:
             return "statevector"
         filters = self.circuit.filters
-        statevector = statevector_cost(self.program, samples, filters) + STATEVECTOR_OVERHEAD
+        statevector = samples * filters * self._statevector_per_sample + STATEVECTOR_OVERHEAD
         return "pullback" if pulled.cost(samples, filters, self.fixed_coefficients, TREE_ROW_WEIGHT) <= statevector \
             else "statevector"
 
