@@ -8,9 +8,11 @@ Cases (images 28×28, patches per second; `qdense`: samples per second):
   b  trainable 4-qubit filter (ry(πx), two layers of ry + cx ring), 2×2 stride 2, forward + backward
   c  the same on 9 qubits, 3×3 stride 3, forward + backward
   d  strongly-entangling `qdense` on 8 qubits (rx encoding, 2 layers), forward + backward
+  e  data re-uploading on 2 qubits (specs/reuploading.qnn's block: 4 × dense_angle(scale=pi) and
+     one strongly entangling layer), samples per second, forward + backward
 
-Batches: a1, a4 and b run issue #13's 256 images (50,176 patches); c 32 images, d 512 vectors
-(`--batch b=64` and so on to change them). qnnc pays a fixed ~1.6 ms per trainable 4-qubit
+Batches: a1, a4 and b run issue #13's 256 images (50,176 patches); c 32 images, d 512 vectors,
+e 256 vectors (`--batch b=64` and so on to change them). qnnc pays a fixed ~1.6 ms per trainable 4-qubit
 step (docs/performance.md, "Where the time goes"), so at 64 images b's ratio is about 19×,
 not 45×.
 
@@ -39,7 +41,7 @@ speed ratio, the share of a CPU the calling thread got (its CPU time over wall t
 time a call, quiet over loaded.
 
     python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 9] [--rounds 3]
-        [--cases a1,a4,b,c,d] [--batch d=2048] [--neighbours 2] [--cpus 2] [--clock wall] [--json out.json]
+        [--cases a1,a4,b,c,d,e] [--batch d=2048] [--neighbours 2] [--cpus 2] [--clock wall] [--json out.json]
 """
 from __future__ import annotations
 
@@ -67,11 +69,13 @@ SPECS = {
     "b": ("image(1, 28, 28)", "quanv(kernel=2, stride=2)", RING),
     "c": ("image(1, 28, 28)", "quanv(kernel=3, stride=3)", RING),
     "d": ("vector(8)", "qdense(qubits=8)", "encode angle(rx)\n strongly_entangling(layers=2)"),
+    "e": ("vector(4)", "qnn(qubits=2)",  # specs/reuploading.qnn's block
+          "repeat 4 {\n encode dense_angle(scale=pi)\n strongly_entangling(layers=1)\n }"),
 }
-BATCH = {"a1": 256, "a4": 256, "b": 256, "c": 32, "d": 512}  # a1, a4, b: issue #13's 256 images
+BATCH = {"a1": 256, "a4": 256, "b": 256, "c": 32, "d": 512, "e": 256}  # a1, a4, b: issue #13's 256 images
 TITLES = {"a1": "fixed 4q filter, 1 filter, forward", "a4": "fixed 4q filter, 4 filters, forward",
           "b": "trainable 4q filter, fwd+bwd", "c": "trainable 9q 3x3 filter, fwd+bwd",
-          "d": "strongly-entangling qdense 8q, fwd+bwd"}
+          "d": "strongly-entangling qdense 8q, fwd+bwd", "e": "data re-uploading 2q, 4 uploads, fwd+bwd"}
 FORWARD_ONLY = ("a1", "a4")
 TARGETS = {"a1": 30, "a4": 80, "b": 30, "d": 30}  # issue #13: quiet speed-up over PennyLane
 KEPT = 0.4  # issue #13: loaded throughput / quiet, every case
@@ -150,7 +154,7 @@ def pennylane(case: str, layer, inputs: torch.Tensor, module):
     n = layer.block.qubits
     device = qml.device("default.qubit", wires=n)
     weights = {name: t.detach().double() for name, t in module.state_dict().items()}
-    (weight,) = weights.values()
+    weight = next(iter(weights.values()))
     if case in FORWARD_ONLY:
         @qml.qnode(device)
         def circuit(x, w):
@@ -164,6 +168,8 @@ def pennylane(case: str, layer, inputs: torch.Tensor, module):
             return [circuit(patches, filters[f]) for f in range(filters.shape[0])]
         return step, lambda out: torch.stack([torch.as_tensor(v) for f in out for v in f], -1)
 
+    if case == "e":
+        return reuploading(qml, device, n, inputs.double(), list(weights.values()))
     w = weight.clone().requires_grad_(True)
 
     @qml.qnode(device, interface="torch", diff_method="backprop")
@@ -181,6 +187,29 @@ def pennylane(case: str, layer, inputs: torch.Tensor, module):
     def step():
         w.grad = None
         out = torch.stack(trainable(data, w), -1)
+        out.sum().backward()
+        return out
+    return step, lambda out: out.detach()
+
+
+def reuploading(qml, device, n: int, data: torch.Tensor, weights: list[torch.Tensor]):
+    """Case e in PennyLane: before each strongly entangling layer, ry(π·x[2q]) rz(π·x[2q+1]) on
+    each qubit q (qnnc's `dense_angle(scale=pi)`)."""
+    ws = [w.reshape(w.shape[-3:]).clone().requires_grad_(True) for w in weights]  # (layers, wires, 3)
+
+    @qml.qnode(device, interface="torch", diff_method="backprop")
+    def circuit(x, ws):
+        for w in ws:
+            for q in range(n):
+                qml.RY(math.pi * x[:, 2 * q], wires=q)
+                qml.RZ(math.pi * x[:, 2 * q + 1], wires=q)
+            qml.StronglyEntanglingLayers(w, wires=range(n))
+        return [qml.expval(qml.PauliZ(i)) for i in range(n)]
+
+    def step():
+        for w in ws:
+            w.grad = None
+        out = torch.stack(circuit(data, ws), -1)
         out.sum().backward()
         return out
     return step, lambda out: out.detach()

@@ -20,7 +20,7 @@ from qnnc.runtime.program import Op
 from qnnc.runtime.transfer import transfer, transfer_kind
 from qnnc.runtime.angles import evaluate_angles
 from qnnc.runtime.simulator import evolve, product_vectors, rotated_zero
-from test_runtime import block_reference, close, module_for, random_weights, spec_layer
+from test_runtime import block_reference, check_block, close, module_for, random_weights, spec_layer
 
 ENCODINGS = ["angle(ry, scale=pi)", "angle(rx)", "angle(ry)\n  encode angle(rz)"]
 
@@ -350,3 +350,50 @@ def test_per_sample_gates_keep_the_states_layout():
         expected = gate_matrix(op.name, [values["data"][:, program.plan.column[s][1]] for s in op.slots], op.controls,
                                torch.complex128, data.device)  # (64, 2, 2)
         assert torch.allclose(m[0].movedim(-1, 0), expected, atol=1e-12)
+
+
+def _uploading_circuit() -> BlockCircuit:
+    """3 qubits, 3 filters: an encoding, a block on q1 q2, data gates on all three (a per-filter
+    one on q1, two on q1 in a row), a block on q1 q2 again, two data gates on q1 only, a block."""
+    d, w = ir.Data, lambda i: ir.Weight("w", (i,))
+    gates = [ir.Gate("ry", (q,), (d(q),)) for q in range(3)] + [
+        ir.Gate("cx", (1, 2)), ir.Gate("rz", (1,), (w(0),)),
+        ir.Gate("rx", (1,), (ir.Arith("+", d(0), w(1)),)), ir.Gate("rz", (2,), (d(2),)),
+        ir.Gate("ry", (0,), (d(1),)), ir.Gate("ry", (1,), (ir.Arith("*", ir.Const(2.0), d(1)),)),
+        ir.Gate("rx", (1,), (w(2),), (2,)), ir.Gate("ry", (2,), (w(3),)),
+        ir.Gate("rz", (1,), (d(0),)), ir.Gate("ry", (1,), (d(2),)), ir.Gate("crz", (1, 2), (w(4),))]
+    return BlockCircuit(3, 3, tuple(gates), (ir.WeightTensor("w", (3, 5), True),), ir.Measurement("z", (0, 1, 2)), 3)
+
+
+def test_data_gates_before_a_narrow_block_run_with_it_as_one_matrix_per_sample(monkeypatch):
+    """A block on ≤ 2 qubits takes in the one-qubit data gates right before it on its qubits (a
+    re-uploading circuit's encodings): each qubit's gates multiplied, Kronecker, then the block.
+    Against qiskit, against the gates applied one by one (values and gradients, 1e-12), and
+    gradcheck through it, with per-filter data gates and a qubit left as the identity; and only
+    while the products with the block stay small."""
+    from qnnc.runtime.program import Fused, FusedProgram
+    from qnnc.runtime.simulator import UPLOAD_WORK, uploading
+    circuit = _uploading_circuit()
+    module = check_block(circuit, samples=5, seed=4, fuse_width=2)
+    program = module.runner.program
+    taken = {i: [(program.steps[j].name, program.steps[j].qubits) for j in js] for i, js in program.uploads.items()}
+    assert all(isinstance(program.steps[i], Fused) and program.steps[i].qubits == (1, 2) for i in taken)
+    assert sorted(taken.values()) == [[("rx", (1,)), ("rz", (2,)), ("ry", (1,))], [("rz", (1,)), ("ry", (1,))]]
+    assert uploading(program, program.steps, UPLOAD_WORK // 64) == program.uploads  # 4×4 blocks: 64 a sample
+    assert uploading(program, program.steps, UPLOAD_WORK // 64 + 1) == {}
+    x = torch.rand(5, 3, dtype=torch.float64, requires_grad=True)
+
+    def values_and_gradients(module):
+        out = module(x)
+        return [out, *torch.autograd.grad((out * out.detach().sin()).sum(), [x, module.weights["w"]])]
+    fused = values_and_gradients(module)
+    monkeypatch.setattr(FusedProgram, "uploads", property(lambda self: {}))
+    plain = module_for(circuit, {"w": module.weights["w"].detach()}, fuse_width=2)
+    assert plain.runner.program.uploads == {}
+    for ours, reference in zip(fused, values_and_gradients(plain)):
+        close(ours.detach().numpy(), reference.detach().numpy(), 1e-12)
+    monkeypatch.undo()
+
+    def run(x, w):
+        return module.runner(x, {"w": w.unsqueeze(1)}).reshape(x.shape[0], -1)
+    assert torch.autograd.gradcheck(run, (x[:3], module.weights["w"].detach().clone().requires_grad_(True)))

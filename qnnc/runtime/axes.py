@@ -54,13 +54,15 @@ def apply_shared(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int)
 def apply_each(state: Tensor, matrix: Tensor, qubits: tuple[int, ...], n: int) -> Tensor:
     """Apply per-sample matrices (*B, d, d, N) to `qubits`: out_i = Σ_j M_ij ⊙ s_j, vectorised
     over the samples."""
-    samples, d = state.shape[-1], matrix.shape[-2]
+    samples = state.shape[-1]
     viewed, order = _front(state, qubits, n)
-    viewed = viewed.reshape(*viewed.shape[:-1], -1, samples)  # (*A, L, d, R, N)
-    columns = matrix.unsqueeze(-4).unsqueeze(-2)  # (*B, 1, d, d, 1, N)
-    out = columns[..., 0, :, :] * viewed[..., 0:1, :, :]  # then one fused multiply-add per column:
-    for j in range(1, d):  # `sum()` added a zero first, a whole extra pass and autograd node
-        out = torch.addcmul(out, columns[..., j, :, :], viewed[..., j: j + 1, :, :])
+    rows = viewed.reshape(*viewed.shape[:-1], -1, samples).split(1, -3)  # each (*A, L, 1, R, N)
+    columns = matrix.unsqueeze(-4).unsqueeze(-2).unbind(-3)  # each (*B, 1, d, 1, N)
+    # one split and one unbind, not an index per column: each index was an op and a backward that
+    # zero-fills the whole tensor; `sum()` of the products would add to a zero first (a whole pass)
+    out = columns[0] * rows[0]
+    for column, row in zip(columns[1:], rows[1:]):
+        out = torch.addcmul(out, column, row)
     return _back(out.reshape(*out.shape[:-2], -1), order, n, samples)
 
 

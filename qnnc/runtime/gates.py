@@ -46,13 +46,16 @@ def _phase(theta: Tensor, dtype) -> Tensor:
 
 def _rotation(pauli: str) -> Callable:
     def build(theta: Tensor, dtype, device) -> Tensor:
-        c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+        half = theta * 0.5
+        c, s = torch.cos(half), torch.sin(half)
         if pauli == "y":
             return matrix_of([[c, -s], [s, c]], dtype, device)
-        minus_is = torch.complex(torch.zeros_like(s), -s)
+        zero = torch.zeros_like(s)
         if pauli == "x":
+            minus_is = torch.complex(zero, -s)
             return matrix_of([[c, minus_is], [minus_is, c]], dtype, device)
-        return matrix_of([[_phase(-theta / 2, dtype), 0], [0, _phase(theta / 2, dtype)]], dtype, device)
+        zero = torch.complex(zero, zero)  # rz = diag(e^{-iθ/2}, e^{iθ/2}) from the same cos and sin
+        return matrix_of([[torch.complex(c, -s), zero], [zero, torch.complex(c, s)]], dtype, device)
     return build
 
 

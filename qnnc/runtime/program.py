@@ -108,6 +108,24 @@ class FusedProgram:
     def reads_data(self, op: Op) -> bool:
         return op.index in self.data_ops
 
+    @cached_property
+    def uploads(self) -> dict[int, tuple[int, ...]]:
+        """{index of a `Fused` step: the indices of the one-qubit data-gate steps right before it on
+        its qubits}, such as a data re-uploading circuit's encoding and the layer after it, which
+        the simulator may apply as one matrix per sample (`simulator.uploading`). Gates of the run
+        on other qubits stay steps of their own: they commute with the block."""
+        out, run = {}, []
+        for i, step in enumerate(self.steps):
+            if isinstance(step, Op) and len(step.qubits) == 1 and self.reads_data(step):
+                run.append(i)
+                continue
+            if isinstance(step, Fused):
+                mine = tuple(j for j in run if self.steps[j].qubits[0] in step.qubits)
+                if mine:
+                    out[i] = mine
+            run = []
+        return out
+
     def derived(self, data):
         """The amplitude encoding's `ir.Derived` angles for data (N, features), when its gates run."""
         if self.prep == "amplitude" or self.amplitude is None:
