@@ -324,7 +324,7 @@ def test_pulled_back_observables_equal_the_statevector():
     weights = {w.name: module._weight_view(w) for w in circuit.weights}
     assert runner.form(40) == "pullback"
     pulled = runner(data, weights)
-    runner.form = lambda samples: "statevector"
+    runner.form = lambda samples, itemsize=4: "statevector"
     close(pulled.numpy(), runner(data, weights).numpy())
     fixed = {k: v.numpy() for k, v in module.fixed.named_buffers()}
     close(module(data).detach().numpy(), block_reference(circuit, data.numpy(), fixed))

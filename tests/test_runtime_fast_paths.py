@@ -43,7 +43,7 @@ def test_pulled_back_strings_give_qiskits_values(encoding, qubits, filters, meas
     runner = module.runner
     assert runner.pullback is not None
     data = torch.rand(37, qubits, dtype=torch.float64) * 4 - 2
-    runner.form = lambda samples: "pullback"
+    runner.form = lambda samples, itemsize=4: "pullback"
     fast = module(data).detach().numpy()
     parameters = {k: v.detach().numpy() for k, v in [*module.weights.items(), *module.fixed.named_buffers()]}
     close(fast, block_reference(circuit, data.numpy(), parameters), 1e-12)
@@ -129,7 +129,7 @@ def test_gradients_of_the_fast_forms_match_finite_differences(body, shape, layer
     circuit = from_block(layer.block)
     module = module_for(circuit)
     assert module.runner.pullback is not None
-    module.runner.form = lambda samples: form
+    module.runner.form = lambda samples, itemsize=4: form
     x = torch.rand(3, circuit.features, dtype=torch.float64, requires_grad=True)
     names = [w.name for w in circuit.weights]
 
@@ -191,19 +191,20 @@ def test_a_block_that_reaches_too_many_strings_stays_a_statevector():
 
 def test_the_form_weighs_tree_rows_and_the_statevectors_extra_ops():
     """The trainable 4-qubit ring (bench case b): multiply-adds alone are level (352 a sample as a
-    statevector, 360 pulled back), yet pulled back a step took 1.5 ms against 1.9 at 196 patches
-    and 13.4 ms against 6.2 at 50,176 (measured). The weighed count picks each, by the block
-    and the sample count alone."""
+    statevector, 360 pulled back), yet pulled back a step took 1.5 ms against 1.9 at 196 patches,
+    1.5-1.6 against 1.7-1.9 at 3,136 (its tree in the caches), 2.0-2.1 against 2.0 at 6,272 and
+    13.1 against 5.8 at 50,176 (measured). The weighed count picks each, by the block, the sample
+    count and the value size alone; here the tree's cache size is where it turns."""
     from qnnc.runtime import exact
     ring = spec_layer("encode angle(ry, scale=pi)\n basic_entangler(layers=2, rotation=ry, entangle=ring)\n"
                       " measure z", "vector(4)", "qdense(qubits=4)")
     runner = module_for(from_block(ring.block)).runner
     costs = runner.costs(196)
     assert costs["statevector"] < costs["pullback"] < 1.1 * costs["statevector"]  # unweighed: the statevector
-    assert runner.form(196) == "pullback" and runner.form(50176) == "statevector"
-    pulled, build = runner.pullback.cost(1, 1, True, exact.TREE_ROW_WEIGHT), runner.pullback.sizes[1]
-    crossover = (exact.STATEVECTOR_OVERHEAD - build) / (pulled - costs["statevector"] / 196)  # samples
-    assert runner.form(int(crossover * 0.9)) == "pullback" and runner.form(int(crossover * 1.1)) == "statevector"
+    assert [runner.form(n) for n in (196, 3136, 6272, 50176)] == ["pullback"] * 2 + ["statevector"] * 2
+    fits = exact.TREE_CACHE_BYTES // (4 * runner.pullback.values_per_sample(1))  # samples whose float32 tree fits
+    assert runner.form(fits) == "pullback" and runner.form(fits + 1) == "statevector"
+    assert runner.form(fits // 2, 8) == "pullback" and runner.form(fits // 2 + 1, 8) == "statevector"  # float64
 
 
 # ---- one-parameter gates as trigonometric polynomials -------------------------------------------
@@ -291,7 +292,7 @@ def test_pulled_back_weight_gates_of_every_kind_match_qiskit_and_the_statevector
     data = torch.tensor(rng.uniform(-2, 2, (5, circuit.features)))
     results = {}
     for form in ("pullback", "statevector"):
-        runner.form = lambda samples, form=form: form
+        runner.form = lambda samples, itemsize=4, form=form: form
         module.zero_grad()
         out = module(data)
         if out.requires_grad:  # not when every gate is constant

@@ -25,12 +25,16 @@ from .simulator import simulate, step_constant
 
 Tensor = torch.Tensor
 # How `ExactRunner.form` weighs the two forms, fitted on the 2-CPU development VM (December 2026)
-# to 7 blocks of 4-9 qubits (rings, strongly entangling) at 1-32,768 samples, forward and backward:
-# with these it picks the faster form in 33 of 35 (block, samples) pairs and is within 7% in the
-# other two, where counting multiply-adds alone lost 11-57% at small batches.
+# to 7 blocks of 4-9 qubits (rings, strongly entangling) at 1-32,768 samples, forward and backward,
+# then refined on 14 blocks of 3-9 qubits at 256-16,384 samples and bench case b's filter at 1-256
+# images: it picks the faster form in 90 of 92 (block, samples) pairs, and is within 3% and 9% in
+# the other two (the weights before it: 86, losing up to 19% at 16 images of case b).
 # A product-tree row is elementwise passes over memory, forward and backward (3-25 ns a sample),
-# where a statevector multiply-add sits in a matrix product (0.2-1.4 ns).
+# where a statevector multiply-add sits in a matrix product (0.2-1.4 ns); half as dear while the
+# batch's tree fits in the caches: TREE_ROW_WEIGHT_IN_CACHE up to TREE_CACHE_BYTES of its values.
 TREE_ROW_WEIGHT = 6.0
+TREE_ROW_WEIGHT_IN_CACHE = 3.0
+TREE_CACHE_BYTES = 2 * 1024 ** 2  # a constant, not the machine's caches: a form never depends on the machine
 # The statevector form's extra ops a call (its gates' matrices, layouts, readout): 0.15-0.95 ms
 # more than the pulled-back form's at one sample, in multiply-adds of ~0.25 ns.
 STATEVECTOR_OVERHEAD = 1.2e6
@@ -87,21 +91,24 @@ class ExactRunner:
         costs = {} if pulled is None else {"pullback": pulled.cost(samples, filters, self.fixed_coefficients)}
         return {**costs, "statevector": samples * filters * self._statevector_per_sample}
 
-    def work(self, samples: int) -> float:
+    def work(self, samples: int, itemsize: int = 4) -> float:
         """Multiply-adds of a forward pass over `samples` in the form that runs them."""
-        return self.costs(samples)[self.form(samples)]
+        return self.costs(samples)[self.form(samples, itemsize)]
 
-    def form(self, samples: int) -> str:
-        """"pullback" or "statevector": the form that runs `samples` faster, by their multiply-adds
-        with each product-tree row weighed as TREE_ROW_WEIGHT and the statevector's extra ops as
-        STATEVECTOR_OVERHEAD. Fixed by the block and `samples`, so a call's form never depends on
-        timing (results are reproducible to the bit)."""
+    def form(self, samples: int, itemsize: int = 4) -> str:
+        """"pullback" or "statevector": the form that runs `samples` (of `itemsize` bytes a value)
+        faster, by their multiply-adds with each product-tree row weighed as TREE_ROW_WEIGHT (or
+        TREE_ROW_WEIGHT_IN_CACHE) and the statevector's extra ops as STATEVECTOR_OVERHEAD. Fixed by
+        the block, `samples` and `itemsize`, so a call's form never depends on timing or on the
+        machine (results are reproducible to the bit)."""
         pulled = self.pullback
         if pulled is None:
             return "statevector"
         filters = self.circuit.filters
+        in_cache = samples * pulled.values_per_sample(filters) * itemsize <= TREE_CACHE_BYTES
+        weight = TREE_ROW_WEIGHT_IN_CACHE if in_cache else TREE_ROW_WEIGHT
         statevector = samples * filters * self._statevector_per_sample + STATEVECTOR_OVERHEAD
-        return "pullback" if pulled.cost(samples, filters, self.fixed_coefficients, TREE_ROW_WEIGHT) <= statevector \
+        return "pullback" if pulled.cost(samples, filters, self.fixed_coefficients, weight) <= statevector \
             else "statevector"
 
     def __call__(self, data: Tensor, weights: dict[str, Tensor], cache_key=None) -> Tensor:
@@ -111,7 +118,7 @@ class ExactRunner:
             self._key, self._cache = (cache_key, dtype, device), {}
         program = self.program
         values = evaluate_angles(program.plan, data, weights, program.derived(data))
-        if self.form(data.shape[0]) == "pullback":
+        if self.form(data.shape[0], data.element_size()) == "pullback":
             coeffs, tails = self._cached("pullback", self.fixed_coefficients, lambda: pullback.coefficients(
                 self.pullback, program, values, dtype, device))
             bloch = pauli.bloch_vectors(program, values, tails, dtype, device)

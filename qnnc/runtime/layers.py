@@ -105,7 +105,7 @@ class QuantumBlockModule(nn.Module):
         and backward. `features` checks that x is finite (its values are x's, not checked again)."""
         on_cpu, work = x.device.type == "cpu", None
         if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
-            work = self.runner.work(samples if samples is not None else (len(x) if x.dim() else 0))
+            work = self.runner.work(samples if samples is not None else (len(x) if x.dim() else 0), x.element_size())
         count = self.tuner.choose(self.threads, work) if on_cpu else 1
         # the backward's own count (`BackwardScope`), unless one thread already runs and stays
         scoped = on_cpu and (count > 1 or torch.get_num_threads() > 1)
