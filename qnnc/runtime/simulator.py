@@ -12,7 +12,9 @@ The matrices come from `unitaries`, their application to qubit axes from `axes`.
 builds every one-qubit run the program needs — each qubit's trailing weight gates in a product
 preparation and the layers of every fused block — from one batched call per gate kind. A product
 state is built as a balanced tree of Kronecker products, so that only its last level is
-state-sized; permutations of the amplitudes are gathers whose backward gathers back.
+state-sized; permutations of the amplitudes are gathers whose backward gathers back. A narrow
+block applies the one-qubit data gates right before it with itself, as one matrix per sample
+(`uploading`: a data re-uploading circuit's encodings), where that saves ops.
 """
 from __future__ import annotations
 
