@@ -398,3 +398,40 @@ def test_data_gates_before_a_narrow_block_run_with_it_as_one_matrix_per_sample(m
     def run(x, w):
         return module.runner(x, {"w": w.unsqueeze(1)}).reshape(x.shape[0], -1)
     assert torch.autograd.gradcheck(run, (x[:3], module.weights["w"].detach().clone().requires_grad_(True)))
+
+
+@pytest.mark.parametrize("form", ["pullback", "statevector"])
+def test_without_grad_the_weight_only_work_is_kept_while_the_weights_hold_the_same_values(monkeypatch, form):
+    """In evaluation (grad mode off) a block's pulled-back coefficients or fused unitaries, which
+    depend on its weights alone, are computed once and kept while the weights hold the same values,
+    compared exactly at every call: a change through `.data` (which keeps the version counter) or
+    an optimizer is seen. In grad mode they are computed at every call; values are the same bits."""
+    from qnnc.runtime import exact, simulator
+    built = []
+    coefficients, unitaries = exact.pullback.coefficients, simulator.block_unitaries
+    monkeypatch.setattr(exact.pullback, "coefficients", lambda *a: built.append(1) or coefficients(*a))
+    monkeypatch.setattr(simulator, "block_unitaries",
+                        lambda program, blocks, *a, **k: (blocks and built.append(1)) or unitaries(program, blocks, *a, **k))
+    ring = spec_layer("encode angle(ry, scale=pi)\n basic_entangler(layers=2, rotation=ry, entangle=ring)\n"
+                      " measure z", "vector(4)", "qdense(qubits=4)")
+    module = module_for(from_block(ring.block))
+    module.runner.form = lambda samples, itemsize=4: form
+    x, weight = torch.rand(5, 4, dtype=torch.float64), next(iter(module.weights.values()))
+
+    def counted(grad: bool):
+        before = len(built)
+        with torch.set_grad_enabled(grad):
+            out = module(x)
+        return out.detach(), len(built) - before
+    reference, builds = counted(True)
+    assert builds > 0 and counted(True)[1] == builds  # grad mode: at every call
+    for expected in (builds, 0):  # computed, then kept
+        value, count = counted(False)
+        assert torch.equal(value, reference) and count == expected
+    weight.data.add_(0.25)  # the version counter does not move
+    changed, count = counted(False)
+    assert count == builds and not torch.allclose(changed, reference) and torch.equal(changed, counted(True)[0])
+    module(x).sum().backward()
+    torch.optim.SGD(module.parameters(), lr=0.1).step()
+    stepped, count = counted(False)
+    assert count == builds and not torch.allclose(stepped, changed) and torch.equal(stepped, counted(True)[0])

@@ -7,7 +7,8 @@ weighed multiply-adds pick one per call (`ExactRunner.form`). The statevector's 
 are one product with a readout table (`measure.Readout`), which also replaces a final
 permutation. What depends only on constants and fixed weights — fused unitaries, permutations,
 pulled-back coefficients, the readout table — is computed once and cached until the fixed
-weights, dtype or device change.
+weights, dtype or device change. With grad mode off (evaluation, inference) what depends on the
+trainable weights as well is kept too, while they hold the same values.
 """
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ class ExactRunner:
         self.cacheable = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))
                           and weight_names(self.program, [s for o in _ops(step) for s in o.slots]) <= self.fixed]
         self.fixed_coefficients = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
-        self._key, self._cache = None, {}
+        self.weight_only = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))]
+        self._key, self._cache, self._frozen = None, {}, None
 
     @cached_property
     def pullback(self) -> pullback.Pullback | None:
@@ -115,17 +117,18 @@ class ExactRunner:
         """Measured values (N, F or 1, m) for data (N, features), weights {name: (F, 1, *shape)}."""
         dtype, device = data.dtype, data.device
         if (cache_key, dtype, device) != self._key:
-            self._key, self._cache = (cache_key, dtype, device), {}
-        program = self.program
+            self._key, self._cache, self._frozen = (cache_key, dtype, device), {}, None
+        program, frozen = self.program, self._frozen_cache(weights)
         values = evaluate_angles(program.plan, data, weights, program.derived(data))
         if self.form(data.shape[0], data.element_size()) == "pullback":
-            coeffs, tails = self._cached("pullback", self.fixed_coefficients, lambda: pullback.coefficients(
-                self.pullback, program, values, dtype, device))
+            coeffs, tails = _cached(self._cache if self.fixed_coefficients else frozen, "pullback",
+                                    lambda: pullback.coefficients(self.pullback, program, values, dtype, device))
             bloch = pauli.bloch_vectors(program, values, tails, dtype, device)
             return samples_first(pullback.contract(self.pullback, coeffs, bloch))
-        cache = {i: self._cached(i, True, lambda i=i: step_constant(program, i, values, dtype, device))
-                 for i in self.cacheable}
-        readout = self._cached("readout", True, lambda: readout_table(program, dtype, device))
+        constant = self.cacheable if frozen is None else self.weight_only
+        cache = {i: _cached(self._cache if i in self.cacheable else frozen, i,
+                            lambda i=i: step_constant(program, i, values, dtype, device)) for i in constant}
+        readout = _cached(self._cache, "readout", lambda: readout_table(program, dtype, device))
         steps = len(program.steps) - (readout is not None and folds_last_step(program))
         state = simulate(program, values, data, dtype, cache, steps)
         if readout is None:
@@ -140,13 +143,32 @@ class ExactRunner:
         state = simulate(program, values, data, dtype)
         return state.reshape(-1, *state.shape[-2:]).permute(2, 0, 1)
 
-    def _cached(self, name, cacheable: bool, compute):
-        if not cacheable:
-            return compute()
-        if name not in self._cache:
-            with torch.no_grad():
-                self._cache[name] = compute()
-        return self._cache[name]
+    def _frozen_cache(self, weights: dict[str, Tensor]) -> dict | None:
+        """Where nothing is differentiated (grad mode off: evaluation, inference), a cache for what
+        depends on the trainable weights as well, kept while they hold the same values; None in
+        grad mode. The values are compared exactly at each call, since a weight changed through
+        `.data` keeps its version counter (one `torch.equal` per weight tensor)."""
+        if torch.is_grad_enabled() or self.fixed_coefficients:  # (all weights fixed: all is cached already)
+            return None
+        held = self._frozen[0] if self._frozen is not None else {}
+        if held.keys() != weights.keys() or not all(_same(held[name], w) for name, w in weights.items()):
+            self._frozen = ({name: w.detach().clone() for name, w in weights.items()}, {})
+        return self._frozen[1]
+
+
+def _same(held: Tensor, weight: Tensor) -> bool:
+    return held.dtype == weight.dtype and held.device == weight.device and held.shape == weight.shape \
+        and torch.equal(held, weight)
+
+
+def _cached(store: dict | None, name, compute):
+    """compute() once per `store` (without autograd), or at every call when `store` is None."""
+    if store is None:
+        return compute()
+    if name not in store:
+        with torch.no_grad():
+            store[name] = compute()
+    return store[name]
 
 
 def _ops(step) -> tuple[Op, ...]:
