@@ -12,9 +12,9 @@ Cases (images 28×28, patches per second; `qdense`: samples per second):
      one strongly entangling layer), samples per second, forward + backward
 
 Batches: a1, a4 and b run issue #13's 256 images (50,176 patches); c 32 images, d 512 vectors,
-e 256 vectors (`--batch b=64` and so on to change them). qnnc pays a fixed ~1.6 ms per trainable 4-qubit
-step (docs/performance.md, "Where the time goes"), so at 64 images b's ratio is about 19×,
-not 45×.
+e 256 vectors (`--batch b=32` and so on to change them). qnnc pays a fixed ~1.2 ms per trainable
+4-qubit step (docs/performance.md, "Where the time goes"), so at 32 images b's ratio is about
+14×, not 45-57×.
 
 PennyLane runs `default.qubit` with parameter broadcasting over all patches (one call per
 filter), `diff_method="backprop"` with torch for training. Each figure is a throughput: the
