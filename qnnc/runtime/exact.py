@@ -45,14 +45,14 @@ def weight_names(program: FusedProgram, slots) -> set[str]:
     return {leaf.tensor for s in slots for leaf in ir.angle_leaves(program.angles[s]) if isinstance(leaf, ir.Weight)}
 
 
-def statevector_cost(program: FusedProgram, samples: int, filters: int) -> float:
-    """Multiply-adds of a forward pass through the fused statevector program."""
+def statevector_cost(program: FusedProgram) -> float:
+    """Multiply-adds of a forward pass of one sample and filter through the fused statevector program."""
     n, c = program.qubits, (1 if program.real else 4)
     per_sample = 2 ** n * (2 + program.measurement.size)
     for step in program.steps:
         width = len(step.qubits) if isinstance(step, (Fused, Op)) else 0
         per_sample += c * 2 ** n * 2 ** width
-    return samples * filters * per_sample
+    return per_sample
 
 
 def samples_first(values: Tensor) -> Tensor:
@@ -67,10 +67,11 @@ class ExactRunner:
         self.circuit, self.fixed = circuit, frozenset(fixed)
         self.program = compile_program(circuit, fixed=self.fixed, **compile_options)
         steps = self.program.steps
-        self.cacheable = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))
-                          and weight_names(self.program, [s for o in _ops(step) for s in o.slots]) <= self.fixed]
-        self.fixed_coefficients = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
+        # steps that read no data (kept with grad mode off), and of them those reading fixed weights only (always kept)
         self.weight_only = [i for i, step in enumerate(steps) if not (isinstance(step, Op) and self.program.reads_data(step))]
+        self.cacheable = [i for i in self.weight_only
+                          if weight_names(self.program, [s for o in _ops(steps[i]) for s in o.slots]) <= self.fixed]
+        self.fixed_coefficients = weight_names(self.program, range(len(self.program.angles))) <= self.fixed
         self._key, self._cache, self._frozen = None, {}, None
 
     @cached_property
@@ -85,7 +86,7 @@ class ExactRunner:
 
     @cached_property
     def _statevector_per_sample(self) -> float:  # read by every call's `costs` and `form`: a loop over the steps
-        return statevector_cost(self.program, 1, 1)
+        return statevector_cost(self.program)
 
     def costs(self, samples: int) -> dict[str, float]:
         """Multiply-adds of a forward pass over `samples` in each form that applies."""
