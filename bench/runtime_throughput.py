@@ -38,7 +38,8 @@ at one thread: beside the neighbours it runs one thread, which gets half a CPU a
 keeps cannot pass 50% × (1-thread speed ÷ chosen speed). The targets section prints that bound
 and, where the loaded calls ran one thread, `kept` as the product of three measured factors: that
 speed ratio, the share of a CPU the calling thread got (its CPU time over wall time), and its CPU
-time a call, quiet over loaded.
+time a call, quiet over loaded; beside them the CPU the process's other threads took (torch's
+OpenMP workers, woken by the step's own ops, spinning).
 
     python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 9] [--rounds 3]
         [--cases a1,a4,b,c,d,e] [--batch d=2048] [--neighbours 2] [--cpus 2] [--clock wall] [--json out.json]
@@ -98,19 +99,20 @@ clock = time.perf_counter
 MIN_TIMED_S = 0.3
 
 
-def timed(step, calls: int, warm_s: float = 0.0) -> tuple[list[float], float, object]:
+def timed(step, calls: int, warm_s: float = 0.0) -> tuple[list[float], tuple[float, float], object]:
     """(seconds of each timed call: at least `calls` of them and MIN_TIMED_S in all, after warm-up
-    calls for `warm_s` (at least one); the CPU seconds this thread spent in them; the last call's
-    result)."""
-    out, times, cpu, start = step(), [], 0.0, time.perf_counter()
+    calls for `warm_s` (at least one); the CPU seconds this thread and the process's other threads
+    spent in them; the last call's result)."""
+    out, times, cpu, others, start = step(), [], 0.0, 0.0, time.perf_counter()
     while time.perf_counter() - start < warm_s:
         out = step()
     while len(times) < calls or sum(times) < MIN_TIMED_S:
-        start, start_cpu = clock(), time.thread_time()
+        start, start_cpu, start_process = clock(), time.thread_time(), time.process_time()
         out = step()
         times.append(clock() - start)
-        cpu += time.thread_time() - start_cpu
-    return times, cpu, out
+        spent = time.thread_time() - start_cpu
+        cpu, others = cpu + spent, others + time.process_time() - start_process - spent
+    return times, (cpu, others), out
 
 
 QNNC_THREADS: dict = {}  # `threads=…` for the module, or empty: `--qnnc-threads` goes through $QNNC_THREADS
@@ -234,7 +236,7 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
     theirs = pennylane(case, layer, inputs, module) if importlib.util.find_spec("pennylane") else None
     conditions = ("quiet", "loaded") if load else ("quiet",)
     times = {(c, who): [] for c in conditions for who in ("qnnc", "qnnc_1_thread", "pennylane")}
-    cpu = dict.fromkeys(times, 0.0)  # this thread's CPU seconds in the timed calls
+    cpu = {key: [0.0, 0.0] for key in times}  # CPU seconds in the timed calls: this thread, the process's others
     chosen = {c: set() for c in conditions}
     outputs = {}
     per_round, theirs_per_round = math.ceil(repeat / rounds), math.ceil(max(1, repeat // 2) / rounds)
@@ -245,11 +247,11 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
             got, spent, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
             chosen[condition].add(max(block.tuner.last for block in blocks_of(module)))
             times[condition, "qnnc"] += got
-            cpu[condition, "qnnc"] += spent
+            cpu[condition, "qnnc"] = [a + b for a, b in zip(cpu[condition, "qnnc"], spent)]
             if load and condition == "quiet" and max(chosen["quiet"]) > 1:  # the reference for `kept`'s bound
                 got, spent, _ = timed(at_one_thread(module, step), per_round, 0.2)
                 times[condition, "qnnc_1_thread"] += got
-                cpu[condition, "qnnc_1_thread"] += spent
+                cpu[condition, "qnnc_1_thread"] = [a + b for a, b in zip(cpu[condition, "qnnc_1_thread"], spent)]
             if theirs is not None:
                 got, _, outputs["pennylane"] = timed(theirs[0], theirs_per_round)
                 times[condition, "pennylane"] += got
@@ -257,8 +259,9 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
     for condition in conditions:
         row = {who: evaluations * len(got) / sum(got) for (c, who), got in times.items() if c == condition and got}
         row["threads"] = sorted(chosen[condition])
-        row["cpu_share"] = {who: cpu[c, who] / sum(got) for (c, who), got in times.items()
-                            if c == condition and got and who != "pennylane"}  # of one CPU, this thread
+        mine = [(who, got) for (c, who), got in times.items() if c == condition and got and who != "pennylane"]
+        row["cpu_share"] = {who: cpu[condition, who][0] / sum(got) for who, got in mine}  # of one CPU, this thread
+        row["other_threads_share"] = {who: cpu[condition, who][1] / sum(got) for who, got in mine}  # the process's others
         rows[condition] = row
     if theirs is not None:
         mine = our_values(outputs["qnnc"], layer)
@@ -399,7 +402,8 @@ def kept_factors(quiet: dict, loaded: dict) -> str:
     cost = (loaded["cpu_share"]["qnnc"] / loaded["qnnc"]) / (quiet["cpu_share"][one] / quiet[one])  # CPU s per evaluation
     return (f"= 1/{gain:.2f}, quiet's gain over one thread, × {share:.0%}, the CPU it got beside a neighbour, "
             f"× 1/{cost:.2f}, each call's CPU time loaded ÷ quiet; at a fair 50% share and no such cost the bound "
-            f"is {0.5 / gain:.0%}")
+            f"is {0.5 / gain:.0%}; the process's other threads took {loaded['other_threads_share']['qnnc']:.0%} of a CPU "
+            f"beside it")
 
 
 def main() -> None:
