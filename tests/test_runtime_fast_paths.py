@@ -466,3 +466,22 @@ def test_a_float32_blocks_unitaries_are_its_float64_unitaries_rounded_once(monke
         for ours, theirs in zip(got, expected):
             close(ours.detach().numpy(), theirs.detach().numpy(), 1e-7)
         close(values.double().numpy(), reference.numpy(), 3e-7)
+
+
+@pytest.mark.parametrize("qubits", [1, 2, 3, 5, 8])
+def test_the_product_trees_last_level_is_the_strings_in_order(qubits):
+    """`pauli.product_levels`: run on Bloch vectors (row 4q + letter, letter 0 the identity's 1),
+    the last level holds Π_q b_q[s_q] of each string s, in order, and nothing else (the identity
+    string, read by no coefficient, is not built)."""
+    rng = np.random.default_rng(qubits)
+    strings = tuple(sorted({int(s) for s in rng.integers(1, 4 ** qubits, size=min(40, 4 ** qubits))}))
+    bloch = rng.normal(size=(qubits, 4))
+    bloch[:, 0] = 1.0
+    rows = bloch.reshape(-1)
+    levels = pauli.product_levels(strings, qubits)
+    for left, right in levels:
+        rows = rows[list(left)] * rows[list(right)]
+    letters = [[(s >> (2 * (qubits - 1 - q))) & 3 for q in range(qubits)] for s in strings]
+    expected = [np.prod([bloch[q, letter] for q, letter in enumerate(word)]) for word in letters]
+    assert len(rows) == len(strings)
+    close(rows, expected, 1e-12)

@@ -89,7 +89,8 @@ def product_levels(strings: tuple[int, ...], n: int) -> tuple:
     significant): levels of (left rows, right rows), each row of a level the product of those two
     rows of the one before. Level 0 is the Bloch vectors (row 4q + letter; row 0, qubit 0's I, is
     1); each level pairs neighbouring groups of qubits, for the sub-strings in use only, with row 0
-    always 1; the last level's rows 1… are `strings`, in order."""
+    always 1, but for the last, whose rows are `strings`, in order (no coefficient reads the
+    identity string: building it cost a state-sized slice and its backward's zero-filled copy)."""
     groups = [(q, q + 1) for q in range(n)]
     rows = [{letter: 4 * q + letter for letter in range(4)} for q in range(n)]
     levels = []
@@ -109,4 +110,4 @@ def product_levels(strings: tuple[int, ...], n: int) -> tuple:
         levels.append((tuple(left), tuple(right)))
         groups, rows = new_groups, new_rows
         if len(groups) == 1:
-            return tuple(levels)
+            return (*levels[:-1], (tuple(left[1:]), tuple(right[1:])))

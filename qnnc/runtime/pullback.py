@@ -327,4 +327,4 @@ def contract(pullback: Pullback, coeffs: Tensor, bloch: Tensor) -> Tensor:
     x = bloch.flatten(-3, -2)
     for left, right in _tensors(pullback, coeffs.dtype, coeffs.device)[2]:
         x = x.index_select(-2, left) * x.index_select(-2, right)
-    return coeffs @ x[..., 1:, :]
+    return coeffs @ x
