@@ -14,7 +14,8 @@ preparation and the layers of every fused block — from one batched call per ga
 state is built as a balanced tree of Kronecker products, so that only its last level is
 state-sized; permutations of the amplitudes are gathers whose backward gathers back. A narrow
 block applies the one-qubit data gates right before it with itself, as one matrix per sample
-(`uploading`: a data re-uploading circuit's encodings), where that saves ops.
+(`uploading`: a data re-uploading circuit's encodings), where that saves ops. What depends on the
+weights alone is built in double precision and rounded once to the state's dtype (`widened`).
 """
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ def widened(angles: dict, sdtype: torch.dtype, device) -> tuple[torch.dtype, dic
     """(dtype, angles) to build the weight-only matrices in — preparation tails and fused blocks'
     unitaries — before they are rounded once to `sdtype`: double precision, where a float32 product
     of a block's gates rounds at every factor (a 2-qubit block of 4 re-uploads was 0.82-1.24e-6 off
-    its float64 values over 6 seeds, 0.72-0.95e-6 so; the matrices are small, the time the same).
+    its float64 values over 6 seeds, 0.72-0.95e-6 so; the matrices are small: the time within noise).
     Unchanged for a double `sdtype` or a device without float64 (MPS)."""
     wide = torch.complex128 if sdtype.is_complex else torch.float64
     shared = angles.get("shared")
