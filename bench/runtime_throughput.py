@@ -247,11 +247,11 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
             got, spent, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
             chosen[condition].add(max(block.tuner.last for block in blocks_of(module)))
             times[condition, "qnnc"] += got
-            cpu[condition, "qnnc"] = [a + b for a, b in zip(cpu[condition, "qnnc"], spent)]
+            cpu[condition, "qnnc"] = add(cpu[condition, "qnnc"], spent)
             if load and condition == "quiet" and max(chosen["quiet"]) > 1:  # the reference for `kept`'s bound
                 got, spent, _ = timed(at_one_thread(module, step), per_round, 0.2)
                 times[condition, "qnnc_1_thread"] += got
-                cpu[condition, "qnnc_1_thread"] = [a + b for a, b in zip(cpu[condition, "qnnc_1_thread"], spent)]
+                cpu[condition, "qnnc_1_thread"] = add(cpu[condition, "qnnc_1_thread"], spent)
             if theirs is not None:
                 got, _, outputs["pennylane"] = timed(theirs[0], theirs_per_round)
                 times[condition, "pennylane"] += got
@@ -267,6 +267,11 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
         mine = our_values(outputs["qnnc"], layer)
         rows["quiet"]["max_abs_difference_pennylane"] = float((mine - theirs[1](outputs["pennylane"]).reshape(mine.shape)).abs().max())
     return rows["quiet"], rows.get("loaded")
+
+
+def add(cpu: list[float], spent: tuple[float, float]) -> list[float]:
+    """CPU seconds (this thread, the process's others) plus a round's."""
+    return [a + b for a, b in zip(cpu, spent)]
 
 
 def blocks_of(module) -> list:

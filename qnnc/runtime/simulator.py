@@ -232,7 +232,7 @@ def uploaded(run, taken: dict[int, tuple[int, ...]], unitaries: dict[int, Tensor
     unitary (`unitaries`, (*B, d, d)) after those gates (matrices (*B, 2, 2, N) in `gates`) as
     one matrix per sample, (*B, d, d, N)}. The Kronecker product of each qubit's product of
     gates (its first qubit most significant), then the block; blocks of one width together: one
-    product per gate position, one Kronecker tree, one batched matrix product."""
+    product per gate position, one Kronecker product per further qubit, one batched matrix product."""
     out: dict[int, Tensor] = {}
     for width in sorted({len(run[i].qubits) for i in taken}):
         members = [i for i in taken if len(run[i].qubits) == width]
