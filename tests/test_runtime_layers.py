@@ -2,6 +2,7 @@
 weights, dtypes, devices, input validation and the memory guard."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -165,3 +166,50 @@ def test_exact_mode_is_deterministic_and_batch_independent():
     x = torch.rand(9, 4, dtype=torch.float64)
     assert torch.equal(module(x), module(x))
     close(module(x[3:4]).detach().numpy(), module(x)[3:4].detach().numpy(), 1e-12)
+
+
+POOLED = """\
+model pooled {
+  input x: image(2, 4, 6)
+  qpool2d(kernel=2, stat=var) {
+    param w[1]
+    encode angle(ry, scale=pi)
+    cx q[0], q[1]
+    crz(w[0]) q[3], q[0]
+  }
+  flatten
+  dense(2)
+}
+"""
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("spec", ["trainable_quanv.qnn", "reuploading.qnn", "henderson.qnn", "pooled"])
+def test_half_precision_layers_compute_in_float32_and_round_once(spec, dtype, tmp_path):
+    """A float16 or bfloat16 quantum layer gives, forward and backward, the bits of the float32 layer
+    on the same (rounded) weights and inputs, rounded once to its dtype: complex amplitudes in
+    half precision would be neither supported nor accurate."""
+    import qnnc
+    from pathlib import Path
+    path = Path(__file__).parents[1] / "specs" / spec
+    if spec == "pooled":
+        path = tmp_path / "pooled.qnn"
+        path.write_text(POOLED)
+    model = qnnc.compile(path).module()
+    quantum = [m for m in model.modules() if isinstance(m, (Quanv, QDense))]
+    assert quantum
+    torch.manual_seed(0)
+    for layer in quantum:
+        layer.block.threads = 1
+        x = torch.rand(3, *layer.in_shape).to(dtype).requires_grad_()
+        wide_x = x.detach().float().requires_grad_()
+        half = copy.deepcopy(layer).to(dtype)
+        wide = copy.deepcopy(half).float()  # the same rounded weights, in float32
+        out, reference = half(x), wide(wide_x)
+        assert out.dtype == dtype and torch.equal(out, reference.to(dtype))
+        upstream = torch.linspace(-1, 1, out.numel()).reshape(out.shape).to(dtype)
+        out.backward(upstream)
+        reference.backward(upstream.float())
+        pairs = [("x", x, wide_x)] + [(name, p, q) for (name, p), q in zip(half.named_parameters(), wide.parameters())]
+        for name, p, q in pairs:
+            assert p.grad.dtype == dtype and torch.equal(p.grad, q.grad.to(dtype)), name

@@ -99,13 +99,15 @@ class QuantumBlockModule(nn.Module):
         return self.weights[name] if name in self.weights else getattr(self.fixed, name)
 
     def forward(self, x: Tensor, *, features=None, layout=None, samples: int | None = None) -> Tensor:
-        """(N, features) -> (N, filters·m): filter-major, then measured value. A layer built around
+        """(N, features) -> (N, filters·m): filter-major, then measured value, in x's dtype (computed in
+        float32 where that is float16 or bfloat16, `WIDENED`). A layer built around
         the block passes its own input as `x` with `features(x)` -> (N, features), its N as
         `samples`, and `layout(values)`: its own work then runs at the block's thread count, forward
         and backward. `features` checks that x is finite (its values are x's, not checked again)."""
         on_cpu, work = x.device.type == "cpu", None
         if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
-            work = self.runner.work(samples if samples is not None else (len(x) if x.dim() else 0), x.element_size())
+            itemsize = 4 if x.dtype in WIDENED else x.element_size()
+            work = self.runner.work(samples if samples is not None else (len(x) if x.dim() else 0), itemsize)
         count = self.tuner.choose(self.threads, work) if on_cpu else 1
         # the backward's own count (`BackwardScope`), unless one thread already runs and stays
         scoped = on_cpu and (count > 1 or torch.get_num_threads() > 1)
@@ -116,6 +118,7 @@ class QuantumBlockModule(nn.Module):
             out = self._evaluate(x if features is None else features(x), scope, finite=features is None)
             if layout is not None:
                 out = layout(out)
+            out = out.to(x.dtype)  # a no-op but for float16 and bfloat16 (`WIDENED`)
         if on_cpu:
             self.tuner.done()
         return out if scope is None else scope.output(out)
@@ -130,8 +133,9 @@ class QuantumBlockModule(nn.Module):
             return features.new_zeros(features.shape[0], c.outputs)
         limit = memory.budget(self.memory_budget)
         what = f"a {c.qubits}-qubit block in `{self.mode}` mode"
-        weights = {w.name: self._weight_view(w) if scope is None else scope.input(self._weight_view(w))
-                   for w in c.weights}
+        weights = {w.name: computed(self._weight_view(w)) for w in c.weights}
+        weights = weights if scope is None else {name: scope.input(w) for name, w in weights.items()}
+        features = computed(features)
         out = memory.chunked(lambda part: self._run(part, weights, limit), features,
                              self.bytes_per_sample(features.element_size()), limit, what)
         return out.expand(out.shape[0], c.filters, out.shape[-1]).reshape(out.shape[0], c.outputs)
@@ -161,6 +165,16 @@ class QuantumBlockModule(nn.Module):
         statevector = c.filters * amplitudes * 2 * itemsize * 6
         pulled = self.runner.pullback if self.mode == "exact" else None  # the other form it may run in
         return statevector if pulled is None else max(statevector, pulled.values_per_sample(c.filters) * itemsize * 4)
+
+
+# float16 and bfloat16 layers compute in float32 and round their outputs: neither has a complex type
+# fit for amplitudes (torch.autocast runs its precision-sensitive ops in float32 likewise)
+WIDENED = (torch.float16, torch.bfloat16)
+
+
+def computed(t: Tensor) -> Tensor:
+    """`t` in the dtype a block computes in."""
+    return t.float() if t.dtype in WIDENED else t
 
 
 def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str, finite: bool = True) -> None:
