@@ -186,3 +186,29 @@ def test_compiled_modules_in_noisy_and_backend_modes():
     assert torch.allclose(noisy, backend, atol=0.05)
     with pytest.raises(ValueError, match="no calibration data"):
         qnnc.compile(spec).module(mode="noisy")
+
+
+@pytest.mark.parametrize("layer", ["quanv(kernel=2, stride=2, filters=2, qubits=4)", "qpool2d(kernel=2, stat=var)"])
+def test_image_layers_run_their_compiled_circuits_in_noisy_and_backend_modes(layer):
+    """A quanvolution or a quantum pooling hands its block the image with `features=` and `layout=`;
+    the aer-backed block takes them as the runtime's does, and agrees with the density matrix of
+    the same compiled circuits within shot noise, forward and backward."""
+    import qnnc
+
+    weights = "param w[2]\n    ry(w[0]) q[1]\n    cx q[1], q[2]\n    rz(w[1]) q[2]\n" if "pool" in layer else \
+        "strongly_entangling(layers=1)\n"
+    channels = 2 if "pool" in layer else 1
+    spec = (f"model m {{\n  input x: image({channels}, 4, 4)\n  {layer} {{\n    encode angle(ry, scale=pi)\n"
+            f"    {weights}{'' if 'pool' in layer else '    measure z'}\n  }}\n  flatten\n  dense(2)\n}}\n")
+    compiled = qnnc.compile(spec, target="line_5")
+    x = torch.rand(2, channels, 4, 4)
+    quantum = {mode: next(iter(compiled.module(seed=1, mode=mode, shots=20000).children()))
+               for mode in ("noisy", "backend")}
+    values = {mode: holder(x) for mode, holder in quantum.items()}
+    assert values["noisy"].shape == values["backend"].shape
+    assert torch.allclose(values["noisy"], values["backend"], atol=0.05)
+    for mode, out in values.items():
+        out.sum().backward()
+    grads = [dict(holder.named_parameters()) for holder in quantum.values()]
+    for name, p in grads[0].items():
+        assert torch.allclose(p.grad, grads[1][name].grad, atol=0.25), name

@@ -213,3 +213,30 @@ def test_half_precision_layers_compute_in_float32_and_round_once(spec, dtype, tm
         pairs = [("x", x, wide_x)] + [(name, p, q) for (name, p), q in zip(half.named_parameters(), wide.parameters())]
         for name, p, q in pairs:
             assert p.grad.dtype == dtype and torch.equal(p.grad, q.grad.to(dtype)), name
+
+
+@pytest.mark.parametrize("spec", ["trainable_quanv.qnn", "reuploading.qnn", "pneumonia.qnn", "pooled"])
+def test_quantum_layers_under_autocast_run_in_their_own_dtype(spec, tmp_path):
+    """Under torch.autocast(bfloat16) a whole model runs, forward and backward; each quantum layer
+    takes its bfloat16 input as autocast's float32 ops do, and gives the float32 layer's values on
+    that input, bit for bit (its own ops not autocast)."""
+    import qnnc
+    from pathlib import Path
+    path = Path(__file__).parents[1] / "specs" / spec
+    if spec == "pooled":
+        path = tmp_path / "pooled.qnn"
+        path.write_text(POOLED)
+    model = qnnc.compile(path).module()
+    seen = []
+    for layer in model.modules():
+        if isinstance(layer, (Quanv, QDense)):
+            layer.block.threads = 1
+            layer.register_forward_hook(lambda module, args, out: seen.append((module, args[0].detach(), out.detach())))
+    torch.manual_seed(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.rand(2, *model.INPUT_SHAPE))
+    out.float().sum().backward()
+    assert seen and all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    for layer, given, got in list(seen):
+        assert got.dtype == torch.float32
+        assert torch.equal(got, layer(given.float()))

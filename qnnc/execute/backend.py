@@ -1,7 +1,8 @@
 """`backend` execution: a compiled layer's circuit run on qiskit-aer with the target's noise.
 
 `BackendBlock(compiled_layer, target, shots, seed)` is an `nn.Module` with the contract of
-`qnnc.runtime.QuantumBlockModule`: `forward(features (N, F)) -> (N, filters·m)`, filter-major,
+`qnnc.runtime.QuantumBlockModule`: `forward(features (N, F)) -> (N, filters·m)`, filter-major
+(or a layer's input with `features=` and `layout=`, as quanvolution and pooling pass it),
 weights as `weights.<name>` parameters (`fixed.<name>` buffers for `trainable=false` tensors)
 with the same names, shapes and seeded initial values.
 
@@ -46,7 +47,8 @@ from torch import nn
 from .. import ir
 from ..compiler.compile import CompiledLayer
 from ..runtime.circuit import amplitude_angles, amplitude_vector, from_block
-from ..runtime.layers import check_input, hold_weights
+from ..runtime.inputs import autocast_input, check_input
+from ..runtime.layers import hold_weights
 from ..runtime.measure import expectation
 from ..targets.model import Target
 from .aer import AerExecutor
@@ -142,7 +144,16 @@ class BackendBlock(nn.Module):
             return features.new_zeros(n, f, 0)
         return torch.stack(columns, dim=-1)
 
-    def forward(self, features: Tensor) -> Tensor:
+    def forward(self, x: Tensor, *, features=None, layout=None, samples: int | None = None) -> Tensor:
+        """`QuantumBlockModule.forward`'s contract: a layer built around the block (a quanvolution,
+        a quantum pooling) passes its input with `features(x)` and `layout(values)`; `samples`
+        serves the runtime's thread choice and is not needed here."""
+        x = autocast_input(x, self._anchor.dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            out = self._values(x if features is None else features(x))
+            return out if layout is None else layout(out)
+
+    def _values(self, features: Tensor) -> Tensor:
         check_input(features, (self.features,), self._anchor.dtype, "(N, features)")
         n, f = features.shape[0], self.filters
         if n == 0 or self.outputs == 0:

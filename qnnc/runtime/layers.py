@@ -21,6 +21,7 @@ from ..host.threads import BackwardScope, choose, resolve_threads, using
 from ..host.tuning import Tuner
 from .circuit import BlockCircuit, from_block
 from .exact import ExactRunner
+from .inputs import WIDENED, autocast_input, check_finite, check_input, computed
 from .modes import Mode, parse_mode
 from .noisy import NoiseModel, NoisyRunner
 from .shots import ShotsRunner
@@ -104,6 +105,11 @@ class QuantumBlockModule(nn.Module):
         the block passes its own input as `x` with `features(x)` -> (N, features), its N as
         `samples`, and `layout(values)`: its own work then runs at the block's thread count, forward
         and backward. `features` checks that x is finite (its values are x's, not checked again)."""
+        x = autocast_input(x, self._anchor.dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            return self._forward(x, features, layout, samples)
+
+    def _forward(self, x: Tensor, features, layout, samples: int | None) -> Tensor:
         on_cpu, work = x.device.type == "cpu", None
         if on_cpu and self.mode == "exact":  # a small call runs on fewer threads (`threads.choose`)
             itemsize = 4 if x.dtype in WIDENED else x.element_size()
@@ -167,39 +173,6 @@ class QuantumBlockModule(nn.Module):
         return statevector if pulled is None else max(statevector, pulled.values_per_sample(c.filters) * itemsize * 4)
 
 
-# float16 and bfloat16 layers compute in float32 and round their outputs: neither has a complex type
-# fit for amplitudes (torch.autocast runs its precision-sensitive ops in float32 likewise)
-WIDENED = (torch.float16, torch.bfloat16)
-
-
-def computed(t: Tensor) -> Tensor:
-    """`t` in the dtype a block computes in."""
-    return t.float() if t.dtype in WIDENED else t
-
-
-def check_input(x: Tensor, shape: tuple[int, ...], dtype: torch.dtype, layout: str, finite: bool = True) -> None:
-    """ValueError unless x is (batch, *shape), of `dtype`, and (unless `finite` is False) finite."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"expected a torch.Tensor of shape {layout}, got {type(x).__name__}")
-    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
-        expected = "[B, " + ", ".join(map(str, shape)) + "]"
-        raise ValueError(f"expected input of shape {expected} {layout}, got {list(x.shape)}")
-    if x.dtype != dtype:
-        raise ValueError(f"expected input of dtype {dtype} (the layer's), got {x.dtype}; convert the "
-                         f"input with `.to({dtype})` or the layer with `.to({x.dtype})`"
-                         if x.dtype.is_floating_point else
-                         f"expected a floating-point input of dtype {dtype}, got {x.dtype}")
-    if finite:
-        check_finite(x)
-
-
-def check_finite(x: Tensor) -> None:
-    """ValueError if x holds a NaN or an infinity."""
-    if x.numel() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # one reduction pass usually
-        bad = (~torch.isfinite(x)).sum().item()
-        raise ValueError(f"input contains {bad} NaN or infinite value(s); quantum layers need finite inputs")
-
-
 class Quanv(nn.Module):
     """Quanvolution: (B, C, H, W) -> (B, groups·filters·m, H', W'). With `groups=1` every C×k×k
     patch (zero padded) is fed to the block as features in (channel, row, column) order,
@@ -234,6 +207,7 @@ class Quanv(nn.Module):
         shape = self.in_shape
         if shape is None:
             shape = (self.channels, *x.shape[2:]) if x.dim() == 4 else (self.channels, "H", "W")
+        x = autocast_input(x, self.block._anchor.dtype)
         check_input(x, shape, self.block._anchor.dtype, "(B, C, H, W)", finite=False)
         batch, _, height, width = x.shape
         out_h, out_w = self.output_size(height, width)
@@ -314,6 +288,7 @@ class QDense(nn.Module):
                              f"reads {self.block.circuit.features} features")
 
     def forward(self, x: Tensor) -> Tensor:
+        x = autocast_input(x, self.block._anchor.dtype)
         check_input(x, self.in_shape, self.block._anchor.dtype, "(B, …)", finite=False)  # the block checks
         return self.block(x.reshape(x.shape[0], self.block.circuit.features))
 

@@ -18,7 +18,7 @@ class SpecModule(nn.Module):
 
     def __call__(self, x, *args, **kwargs):
         if self.INPUT_SHAPE is not None:
-            from .layers import check_input
+            from .inputs import check_input
 
             layout = "(B, C, H, W)" if len(self.INPUT_SHAPE) == 3 else "(B, N)"
             check_input(x, self.INPUT_SHAPE, self._dtype(), layout)
