@@ -237,6 +237,6 @@ def test_quantum_layers_under_autocast_run_in_their_own_dtype(spec, tmp_path):
         out = model(torch.rand(2, *model.INPUT_SHAPE))
     out.float().sum().backward()
     assert seen and all(p.grad is not None for p in model.parameters() if p.requires_grad)
-    for layer, given, got in list(seen):
+    for layer, taken, got in list(seen):
         assert got.dtype == torch.float32
-        assert torch.equal(got, layer(given.float()))
+        assert torch.equal(got, layer(taken.float()))
