@@ -198,3 +198,30 @@ def test_the_noise_model_holds_each_physical_qubit_s_calibration():
     assert noise.gate_error((2, 3)) == device.two_qubit_error(14, 18)
     with pytest.raises(ValueError, match="no error rate for a gate on qubits"):
         noise.gate_error((1, 2))  # not coupled: a compiled circuit has no gate there
+
+
+@pytest.mark.parametrize("target", ["line_5", "ibm_brisbane", "quantinuum_h2"])
+def test_frame_changes_cost_no_error_as_the_success_estimate_counts_them(target):
+    """On one qubit, depolarizing after a gate shrinks the Bloch vector by (1 - p) whatever the
+    gate, so ⟨Z⟩ noisy = ⟨Z⟩ exact × (1 - p)^g × (1 - 2e), where g counts the compiled circuit's
+    one-qubit gates that `estimate_success` counts: every one but the frame changes Rz and U1.
+    The compiled circuit must hold frame changes for the check to bite. `backend` mode's aer noise
+    model puts no error on them either (the two modes agree to 1e-6, as tested above)."""
+    from qnnc.compiler.metrics import NOT_GATES, VIRTUAL
+
+    body = "    encode angle(ry)\n    param w[2]\n    rz(w[0]) q[0]\n    rx(w[1]) q[0]\n    h q[0]\n    measure z"
+    layer, device = layer_of(body, target, "vector(1)", "qnn(qubits=1)")
+    circuit = layer.circuits[0].compiled
+    kinds = [c.op.type for c in circuit.get_commands() if c.op.type not in NOT_GATES and c.op.type != OpType.Measure]
+    assert any(kind in VIRTUAL for kind in kinds)
+    g = sum(kind not in VIRTUAL for kind in kinds)
+    (physical,) = layer.circuits[0].measured
+    shrink = (1 - device.one_qubit_error(physical)) ** g * (1 - 2 * device.readout_error(physical))
+    x = torch.tensor([[0.3], [1.2], [2.5]], dtype=torch.float64)
+    noisy = noisy_module(layer, device)
+    exact = QuantumBlockModule(layer.layer.block, seed=3).double()
+    exact.load_state_dict(noisy.state_dict())
+    expected = exact(x).detach() * shrink
+    assert torch.allclose(noisy(x).detach(), expected, atol=1e-12)
+    aer = aer_noise_model(device, [("rz", 1), ("sx", 1), ("p", 1)], [physical])  # backend mode's noise
+    assert set(aer.noise_instructions) == {"sx", "measure"}

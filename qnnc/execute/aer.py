@@ -6,7 +6,8 @@
     circuit per row; it returns the probabilities of the result bits.
   * Noise: `aer_noise_model(target, gate_names, qubits)`, for the gate names of the qiskit
     templates: depolarizing_error(p, 1) with the qubit's `one_qubit_error` after every one-qubit
-    gate, depolarizing_error(p, 2) with the edge's `two_qubit_error` after every two-qubit gate
+    gate but the frame changes (rz, p, u1: no error, as `estimate_success` and `noisy` mode count
+    them), depolarizing_error(p, 2) with the edge's `two_qubit_error` after every two-qubit gate
     (both orientations of each edge), a symmetric ReadoutError per qubit. Gates on three or more
     qubits get no error (no calibration for them).
 """
@@ -20,6 +21,9 @@ from ..targets.model import Target
 from .template import CircuitTemplate
 
 
+FRAME_CHANGES = frozenset({"rz", "p", "u1"})  # qiskit's names of pytket's Rz and U1 (`compiler.metrics.VIRTUAL`)
+
+
 def aer_noise_model(target: Target, gate_names: Sequence[tuple[str, int]], qubits: Sequence[int]):
     """A qiskit-aer NoiseModel for `target`'s calibration on physical `qubits`, adding errors to
     the (qiskit gate name, arity) pairs the circuits use (see the module docstring)."""
@@ -27,7 +31,7 @@ def aer_noise_model(target: Target, gate_names: Sequence[tuple[str, int]], qubit
     from qiskit_aer.noise import ReadoutError, depolarizing_error
 
     model, qubits = AerNoise(), sorted(set(qubits))
-    one = sorted({name for name, k in gate_names if k == 1})
+    one = sorted({name for name, k in gate_names if k == 1} - FRAME_CHANGES)
     two = sorted({name for name, k in gate_names if k == 2})
     for q in qubits:
         p = target.one_qubit_error(q)

@@ -7,7 +7,8 @@ target's native gates, symbolic angles in half-turns — and gives the runtime w
     per mid-circuit measurement bit (register `m`), which holds that classical bit;
   * gates: one runtime gate per compiled operation (`RUNTIME_GATES` below: ECR, SX, Rz, ZZPhase,
     PhasedX, …; any other one-qubit operation through its TK1 angles), so that every native gate,
-    SWAP and qubit move of the compiled circuit costs its own error; `Measure` becomes the
+    SWAP and qubit move of the compiled circuit costs its own error, but the frame changes Rz and
+    U1, which cost none (`FREE_GATES`, as `estimate_success` counts them); `Measure` becomes the
     runtime's `measure` gate and a `Conditional` a gate with `measured_controls` on the bits
     (see `qnnc.runtime.noisy`); global phases are dropped (they do not change ρ);
   * angles: the compiled sympy expressions, times π, as `ir.Angle` trees over the block's own
@@ -31,7 +32,7 @@ from pytket.passes import RebaseTket
 
 from .. import ir
 from ..compiler.compile import CompiledCircuit, CompiledLayer
-from ..compiler.metrics import physical_index
+from ..compiler.metrics import VIRTUAL, physical_index
 from ..runtime.circuit import BlockCircuit, amplitude_encoding
 from ..runtime.noisy import MAX_QUBITS, MEASURE, NoiseModel
 from ..targets.model import Target
@@ -52,6 +53,9 @@ RUNTIME_GATES: dict[OpType, tuple[str, Callable]] = {
        ("X", "Y", "Z", "H", "S", "Sdg", "T", "Tdg", "SX", "CX", "CY", "CZ", "SWAP", "ECR")},
 }
 SKIPPED = (OpType.Barrier, OpType.Phase)
+# frame changes (a Z rotation is a change of the later pulses' phase on IBM and Quantinuum devices):
+# no error, as `estimate_success` counts them
+FREE_GATES = frozenset(RUNTIME_GATES[t][0] for t in VIRTUAL if t in RUNTIME_GATES)
 
 
 def noisy_block(layer: CompiledLayer, target: Target) -> tuple[BlockCircuit, NoiseModel]:
@@ -89,7 +93,7 @@ def noise_model(compiled: CompiledCircuit, physical: Sequence[int], target: Targ
         two_qubit={(i, j): float(target.two_qubit_error(physical[i], physical[j])) for i in index for j in index
                    if i < j and target.connected(physical[i], physical[j])},
         readout={i: float(target.readout_error(physical[i])) for i in index},
-        name=f"{target.name}:{compiled.name}")
+        name=f"{target.name}:{compiled.name}", free=FREE_GATES)
 
 
 def _gates(op, args, wires: dict, leaves: dict) -> list[ir.Gate]:

@@ -54,6 +54,7 @@ class NoiseModel:
     two_qubit: float | Mapping[tuple[int, ...], float] = 0.0
     readout: float | Mapping[int, float] = 0.0
     name: str = field(default="", compare=False)
+    free: frozenset[str] = frozenset()  # gate names with no error: a compiled circuit's frame changes
 
     def __post_init__(self):
         for label in ("one_qubit", "two_qubit", "readout"):
@@ -179,6 +180,8 @@ class NoisyRunner:
     def _error(self, op: Op) -> float:
         if op.name == MEASURE:
             return self.noise.readout_error(op.qubits[0])
+        if op.name in self.noise.free:
+            return 0.0
         targets = op.qubits[op.controls:] if op.index in self.classical else op.qubits
         return self.noise.gate_error(targets)
 
