@@ -100,11 +100,11 @@ class QuantumBlockModule(nn.Module):
         return self.weights[name] if name in self.weights else getattr(self.fixed, name)
 
     def forward(self, x: Tensor, *, features=None, layout=None, samples: int | None = None) -> Tensor:
-        """(N, features) -> (N, filters·m): filter-major, then measured value, in x's dtype (computed in
-        float32 where that is float16 or bfloat16, `WIDENED`). A layer built around
-        the block passes its own input as `x` with `features(x)` -> (N, features), its N as
-        `samples`, and `layout(values)`: its own work then runs at the block's thread count, forward
-        and backward. `features` checks that x is finite (its values are x's, not checked again)."""
+        """(N, features) -> (N, filters·m): filter-major, then measured value, in x's dtype (computed
+        in float32 where that is float16 or bfloat16, `inputs.WIDENED`). A layer built around the
+        block passes its own input as `x` with `features(x)` -> (N, features), its N as `samples`,
+        and `layout(values)`: its own work then runs at the block's thread count, forward and
+        backward. `features` checks that x is finite (its values are x's, not checked again)."""
         x = autocast_input(x, self._anchor.dtype)
         if not torch.is_autocast_enabled(x.device.type):  # entering the context costs 16 µs
             return self._forward(x, features, layout, samples)

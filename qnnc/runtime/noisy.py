@@ -48,13 +48,14 @@ MEASURE = "measure"  # the gate name of a mid-circuit measurement (q, b) in a co
 class NoiseModel:
     """Error rates: a float for every qubit (pair), or a mapping qubit -> rate (pairs (a, b), in
     either order, for `two_qubit`; gates on three or more qubits look up their sorted qubit tuple
-    in `two_qubit`, or take its float). Rates are probabilities in [0, 1]."""
+    in `two_qubit`, or take its float). Rates are probabilities in [0, 1]. Gates named in `free`
+    carry no error (a compiled circuit's frame changes, `qnnc.execute.noisy.FREE_GATES`)."""
 
     one_qubit: float | Mapping[int, float] = 0.0
     two_qubit: float | Mapping[tuple[int, ...], float] = 0.0
     readout: float | Mapping[int, float] = 0.0
     name: str = field(default="", compare=False)
-    free: frozenset[str] = frozenset()  # gate names with no error: a compiled circuit's frame changes
+    free: frozenset[str] = frozenset()
 
     def __post_init__(self):
         for label in ("one_qubit", "two_qubit", "readout"):
