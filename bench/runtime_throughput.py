@@ -27,6 +27,8 @@ largest difference between their outputs, so the comparison is between equal com
 Every case is measured in two conditions in one run: quiet, and beside `--neighbours N` busy
 processes (each spins a CPU core in pure Python, as other users' jobs on a shared server do; neighbour i
 is pinned to the i-th CPU, so every CPU has one).
+The bench reads each neighbour's CPU time while busy (/proc) and prints the least share: under
+NEIGHBOUR_SHARE the loaded column was not loaded, and `kept` is reported as not measured.
 The neighbours start once and are stopped (SIGSTOP) and resumed (SIGCONT) so that the two
 conditions alternate in `--rounds` rounds per case, each after a second of untimed calls: on a virtual
 machine whose speed drifts over minutes, both conditions then see the same machine. The process
