@@ -183,19 +183,24 @@ model pooled {
 """
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("spec", ["trainable_quanv.qnn", "reuploading.qnn", "henderson.qnn", "pooled"])
-def test_half_precision_layers_compute_in_float32_and_round_once(spec, dtype, tmp_path):
-    """A float16 or bfloat16 quantum layer gives, forward and backward, the bits of the float32 layer
-    on the same (rounded) weights and inputs, rounded once to its dtype: complex amplitudes in
-    half precision would be neither supported nor accurate."""
+def example_model(spec: str, tmp_path):
+    """The module of an example spec, or of POOLED ("pooled")."""
     import qnnc
     from pathlib import Path
     path = Path(__file__).parents[1] / "specs" / spec
     if spec == "pooled":
         path = tmp_path / "pooled.qnn"
         path.write_text(POOLED)
-    model = qnnc.compile(path).module()
+    return qnnc.compile(path).module()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("spec", ["trainable_quanv.qnn", "reuploading.qnn", "henderson.qnn", "pooled"])
+def test_half_precision_layers_compute_in_float32_and_round_once(spec, dtype, tmp_path):
+    """A float16 or bfloat16 quantum layer gives, forward and backward, the bits of the float32 layer
+    on the same (rounded) weights and inputs, rounded once to its dtype: complex amplitudes in
+    half precision would be neither supported nor accurate."""
+    model = example_model(spec, tmp_path)
     quantum = [m for m in model.modules() if isinstance(m, (Quanv, QDense))]
     assert quantum
     torch.manual_seed(0)
@@ -220,13 +225,7 @@ def test_quantum_layers_under_autocast_run_in_their_own_dtype(spec, tmp_path):
     """Under torch.autocast(bfloat16) a whole model runs, forward and backward; each quantum layer
     takes its bfloat16 input as autocast's float32 ops do, and gives the float32 layer's values on
     that input, bit for bit (its own ops not autocast)."""
-    import qnnc
-    from pathlib import Path
-    path = Path(__file__).parents[1] / "specs" / spec
-    if spec == "pooled":
-        path = tmp_path / "pooled.qnn"
-        path.write_text(POOLED)
-    model = qnnc.compile(path).module()
+    model = example_model(spec, tmp_path)
     seen = []
     for layer in model.modules():
         if isinstance(layer, (Quanv, QDense)):
