@@ -38,6 +38,7 @@ def cluster():
     token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_USAGE_STATS_ENABLED": "0"}
     saved = {k: os.environ.get(k) for k in token}
     os.environ.update(token)
+    forget_ray_auth()
     head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         address = head.stdout.readline().strip()
@@ -48,6 +49,18 @@ def cluster():
         head.wait(timeout=120)
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+        forget_ray_auth()
+
+
+def forget_ray_auth() -> None:
+    """Make Ray read RAY_AUTH_* again: it caches them for the process at their first use, so a test
+    that reached for a cluster earlier in the same worker (`test_an_unreachable_cluster_fails_in_seconds`)
+    left it without this fixture's token ("InvalidAuthToken" when joining the head)."""
+    try:
+        from ray._private.authentication_test_utils import reset_auth_token_state
+    except ImportError:  # a Ray without token authentication caches nothing
+        return
+    reset_auth_token_state()
 
 
 def comparable(folder) -> dict:
