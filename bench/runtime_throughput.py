@@ -419,13 +419,13 @@ def targets(rows: dict, loaded: dict | None, neighbours: float | None = None) ->
             got = rows[case]["qnnc"] / rows[case]["pennylane"]
             lines.append(f"{case:<3} quiet ≥ {goal}× PennyLane: {got:.1f}× " + ("met" if got >= goal else "NOT met"))
     for case, r in (loaded or {}).items():
-        quiet = rows[case]
-        kept = r["qnnc"] / quiet["qnnc"]
-        line = f"{case:<3} loaded keeps ≥ {KEPT:.0%} of quiet: {kept:.0%} " + ("met" if kept >= KEPT else "NOT met")
         if neighbours is not None and neighbours < NEIGHBOUR_SHARE:
             lines.append(f"{case:<3} loaded keeps ≥ {KEPT:.0%} of quiet: NOT MEASURED (a neighbour took only "
                          f"{neighbours:.0%} of a CPU while busy)")
             continue
+        quiet = rows[case]
+        kept = r["qnnc"] / quiet["qnnc"]
+        line = f"{case:<3} loaded keeps ≥ {KEPT:.0%} of quiet: {kept:.0%} " + ("met" if kept >= KEPT else "NOT met")
         if r["threads"] == [1] and clock is time.perf_counter:
             line += " (" + kept_factors(quiet, r) + ")"
         lines.append(line)

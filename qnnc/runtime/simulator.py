@@ -153,9 +153,9 @@ def simulate(program: FusedProgram, angles: dict, data: Tensor, dtype: torch.dty
     layout = chain_layout(tails, blocks)
     wide, wide_angles = widened(angles, sdtype, data.device)
     products = chain_products(program, layout, wide_angles, wide, data.device) if layout.positions else None
-    state = prepare(program, angles, data, dtype, products[list(layout.tails)].to(sdtype) if any(tails) else None)
+    state = prepare(program, angles, data, dtype, rounded(products[list(layout.tails)], sdtype) if any(tails) else None)
     unitaries = block_unitaries(program, blocks, wide_angles, wide, data.device, layout, products)
-    return evolve(program, state, angles, dtype, cache, steps, {i: u.to(sdtype) for i, u in zip(built, unitaries)})
+    return evolve(program, state, angles, dtype, cache, steps, {i: rounded(u, sdtype) for i, u in zip(built, unitaries)})
 
 
 def widened(angles: dict, sdtype: torch.dtype, device) -> tuple[torch.dtype, dict]:
@@ -174,7 +174,12 @@ def widened(angles: dict, sdtype: torch.dtype, device) -> tuple[torch.dtype, dic
 def rounded_unitaries(program: FusedProgram, blocks: tuple[Fused, ...], angles: dict, sdtype, device) -> list[Tensor]:
     """`block_unitaries` built `widened` and rounded once to `sdtype`."""
     wide, wide_angles = widened(angles, sdtype, device)
-    return [u.to(sdtype) for u in block_unitaries(program, blocks, wide_angles, wide, device)]
+    return [rounded(u, sdtype) for u in block_unitaries(program, blocks, wide_angles, wide, device)]
+
+
+def rounded(t: Tensor, sdtype: torch.dtype) -> Tensor:
+    """A `widened` matrix in `sdtype` (no call where it is already: a no-op `.to` costs 2.7 µs)."""
+    return t if t.dtype == sdtype else t.to(sdtype)
 
 
 def evolve(program: FusedProgram, state: Tensor, angles: dict, dtype: torch.dtype, cache: dict | None = None,
