@@ -37,10 +37,11 @@ means the same on any machine; `all` for no pinning). The table shows both condi
 fraction qnnc keeps, the thread counts qnnc chose (quiet/loaded), and whether issue #13's
 targets are met. Where qnnc chose more than one thread on the quiet machine it is also timed there
 at one thread: beside the neighbours it runs one thread, which gets half a CPU at most, so what it
-keeps cannot pass 50% × (1-thread speed ÷ chosen speed). The targets section prints that bound
-and, where the loaded calls ran one thread, `kept` as the product of three measured factors: that
-speed ratio, the share of a CPU the calling thread got (its CPU time over wall time), and its CPU
-time a call, quiet over loaded; beside them the CPU the process's other threads took (torch's
+keeps cannot pass 50% × (1-thread speed ÷ chosen speed). The targets section prints `kept` in
+each round (least and most: how far the machine moved it within the run), that bound and, where
+the loaded calls ran one thread, `kept` as the product of three measured factors: that speed
+ratio, the share of a CPU the calling thread got (its CPU time over wall time), and its CPU time a
+call, quiet over loaded; beside them the CPU the process's other threads took (torch's
 OpenMP workers, woken by the step's own ops, spinning).
 
     python bench/runtime_throughput.py [--threads 2] [--qnnc-threads auto] [--repeat 9] [--rounds 3]
@@ -240,6 +241,7 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
     times = {(c, who): [] for c in conditions for who in ("qnnc", "qnnc_1_thread", "pennylane")}
     cpu = {key: [0.0, 0.0] for key in times}  # CPU seconds in the timed calls: this thread, the process's others
     chosen = {c: set() for c in conditions}
+    rates = {c: [] for c in conditions}  # qnnc's throughput in each round, for the spread of `kept`
     outputs = {}
     per_round, theirs_per_round = math.ceil(repeat / rounds), math.ceil(max(1, repeat // 2) / rounds)
     for _ in range(rounds):
@@ -249,6 +251,7 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
             got, spent, outputs["qnnc"] = timed(step, per_round, SETTLE_S if load else 0.0)
             chosen[condition].add(max(block.tuner.last for block in blocks_of(module)))
             times[condition, "qnnc"] += got
+            rates[condition].append(evaluations * len(got) / sum(got))
             cpu[condition, "qnnc"] = add(cpu[condition, "qnnc"], spent)
             if load and condition == "quiet" and max(chosen["quiet"]) > 1:  # the reference for `kept`'s bound
                 got, spent, _ = timed(at_one_thread(module, step), per_round, 0.2)
@@ -261,6 +264,7 @@ def run_case(case: str, repeat: int, rounds: int, load) -> tuple[dict, dict | No
     for condition in conditions:
         row = {who: evaluations * len(got) / sum(got) for (c, who), got in times.items() if c == condition and got}
         row["threads"] = sorted(chosen[condition])
+        row["round_rates"] = rates[condition]
         mine = [(who, got) for (c, who), got in times.items() if c == condition and got and who != "pennylane"]
         row["cpu_share"] = {who: cpu[condition, who][0] / sum(got) for who, got in mine}  # of one CPU, this thread
         row["other_threads_share"] = {who: cpu[condition, who][1] / sum(got) for who, got in mine}  # the process's others
@@ -426,10 +430,18 @@ def targets(rows: dict, loaded: dict | None, neighbours: float | None = None) ->
         quiet = rows[case]
         kept = r["qnnc"] / quiet["qnnc"]
         line = f"{case:<3} loaded keeps ≥ {KEPT:.0%} of quiet: {kept:.0%} " + ("met" if kept >= KEPT else "NOT met")
+        line += round_spread(quiet, r)
         if r["threads"] == [1] and clock is time.perf_counter:
             line += " (" + kept_factors(quiet, r) + ")"
         lines.append(line)
     return lines
+
+
+def round_spread(quiet: dict, loaded: dict) -> str:
+    """`kept` in each round (the loaded calls over the quiet calls just before them), least and
+    most: how far the machine moved the figure within the run."""
+    kept = [b / a for a, b in zip(quiet.get("round_rates", []), loaded.get("round_rates", []))]
+    return f" [rounds {min(kept):.0%}–{max(kept):.0%}]" if len(kept) > 1 else ""
 
 
 def kept_factors(quiet: dict, loaded: dict) -> str:
