@@ -239,3 +239,46 @@ def test_quantum_layers_under_autocast_run_in_their_own_dtype(spec, tmp_path):
     for layer, taken, got in list(seen):
         assert got.dtype == torch.float32
         assert torch.equal(got, layer(taken.float()))
+
+
+COMPILED = """
+import sys, torch
+{before}
+import qnnc
+from qnnc.runtime import eager
+specs = {specs!r}
+modules = [qnnc.compile(f"{root}/specs/" + s).module(seed=3) for s in specs]
+assert ("torch._dynamo" in sys.modules) == {loaded}, "qnnc must not load torch's compiler itself"
+for spec, m in zip(specs, modules):
+    torch.manual_seed(0)
+    x = torch.rand(8, *m.INPUT_SHAPE)
+    ref = m(x)
+    ref.sum().backward()
+    grads = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    out = torch.compile(m, backend="eager")(x)
+    out.sum().backward()
+    assert torch.equal(out, ref), spec
+    assert all(torch.equal(p.grad, g) for p, g in zip(m.parameters(), grads)), spec
+from torch._dynamo.utils import counters
+assert counters["stats"]["unique_graphs"] >= len(specs)  # the classical layers were compiled
+assert not any(isinstance(f, eager._Hook) for f in sys.meta_path)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("before, specs", [(False, ["trainable_quanv.qnn", "reuploading.qnn", "pneumonia.qnn"]),
+                                           (True, ["pneumonia.qnn"])])
+def test_a_compiled_model_runs_its_quantum_layers_eagerly_with_the_same_bits(before, specs):
+    """torch.compile on a model with quantum layers (dynamo stopped with an internal error in
+    every one before): the classical layers are compiled, the quantum layers run as they do
+    without it, so outputs and gradients are bit-equal. Whether torch's compiler is loaded
+    before qnnc or after (by torch.compile), and qnnc never loads it itself. A fresh process:
+    loading the compiler takes seconds and stays for the process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = COMPILED.format(before="import torch._dynamo" if before else "", specs=specs, loaded=before,
+                           root=Path(__file__).parents[1].as_posix())
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

@@ -47,6 +47,7 @@ from torch import nn
 from .. import ir
 from ..compiler.compile import CompiledLayer
 from ..runtime.circuit import amplitude_angles, amplitude_vector, from_block
+from ..runtime.eager import keep_eager
 from ..runtime.inputs import autocast_input, check_input
 from ..runtime.layers import hold_weights
 from ..runtime.measure import expectation
@@ -77,6 +78,7 @@ class _BackendFunction(torch.autograd.Function):
         return torch.as_tensor(grad, dtype=values.dtype, device=values.device), None, None, None
 
 
+@keep_eager
 class BackendBlock(nn.Module):
     """A compiled quantum layer run on qiskit-aer with `target`'s noise model (module docstring).
 

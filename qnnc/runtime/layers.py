@@ -20,6 +20,7 @@ from ..host import allocator, memory
 from ..host.threads import BackwardScope, choose, resolve_threads, using
 from ..host.tuning import Tuner
 from .circuit import BlockCircuit, from_block
+from .eager import keep_eager
 from .exact import ExactRunner
 from .inputs import WIDENED, autocast_input, check_finite, check_input, computed
 from .modes import Mode, parse_mode
@@ -54,6 +55,7 @@ def hold_weights(module: nn.Module, weights, seed: int) -> None:
     module.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
 
+@keep_eager
 class QuantumBlockModule(nn.Module):
     """Evaluates a quantum block on feature vectors: (N, features) -> (N, filters·m), filter-major.
 
@@ -176,6 +178,7 @@ class QuantumBlockModule(nn.Module):
         return statevector if pulled is None else max(statevector, pulled.values_per_sample(c.filters) * itemsize * 4)
 
 
+@keep_eager
 class Quanv(nn.Module):
     """Quanvolution: (B, C, H, W) -> (B, groups·filters·m, H', W'). With `groups=1` every C×k×k
     patch (zero padded) is fed to the block as features in (channel, row, column) order,
@@ -279,6 +282,7 @@ class QPool2d(Quanv):
         return out.reshape(batch, -1, height, width)
 
 
+@keep_eager
 class QDense(nn.Module):
     """A quantum dense layer: (B, *in_shape) flattened to (B, features) -> (B, filters·m)."""
 
