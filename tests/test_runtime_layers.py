@@ -282,3 +282,38 @@ def test_a_compiled_model_runs_its_quantum_layers_eagerly_with_the_same_bits(bef
                            root=Path(__file__).parents[1].as_posix())
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+INFERENCE_FIRST = """
+import torch, qnnc
+for spec in {specs!r}:
+    compiled = qnnc.compile(f"{root}/specs/" + spec, target="line_5" if spec != "qcnn.qnn" else "ideal")
+    for mode in ("exact", "noisy") if spec == "trainable_quanv.qnn" else ("exact",):
+        first, other = compiled.module(mode=mode, seed=3), compiled.module(mode=mode, seed=3)
+        torch.manual_seed(0)
+        x = torch.rand(5, *first.INPUT_SHAPE)
+        with torch.inference_mode():
+            evaluated = first(x)
+        out = first(x)
+        out.sum().backward()
+        again = other(x)
+        again.sum().backward()
+        assert torch.equal(evaluated, out.detach()) and torch.equal(out, again), (spec, mode)
+        assert all(torch.equal(p.grad, q.grad) for p, q in zip(first.parameters(), other.parameters())), (spec, mode)
+print("ok")
+"""
+
+
+def test_training_after_a_first_call_in_inference_mode_gets_the_same_bits():
+    """A layer whose first call ran under torch.inference_mode() (an evaluation before training)
+    trains after it: what the runtime keeps across calls (index tensors, fixed unitaries, readout
+    tables) is made outside inference mode. Four of the five example specs failed with "Inference
+    tensors cannot be saved for backward" before. A fresh process, as the process-wide caches
+    must be cold for the first call to make them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    specs = ["trainable_quanv.qnn", "henderson.qnn", "reuploading.qnn", "pneumonia.qnn", "qcnn.qnn"]
+    code = INFERENCE_FIRST.format(specs=specs, root=Path(__file__).parents[1].as_posix())
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

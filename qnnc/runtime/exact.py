@@ -20,6 +20,7 @@ from .. import ir
 from . import pauli, pullback
 from .angles import evaluate_angles
 from .circuit import BlockCircuit
+from .kept import outside_inference
 from .measure import Readout, folds_last_step, measure, readout_table
 from .program import Fused, Op, FusedProgram, compile_program
 from .simulator import simulate, step_constant
@@ -168,7 +169,7 @@ def _cached(store: dict | None, name, compute):
         return compute()
     if name not in store:
         with torch.no_grad():
-            store[name] = compute()
+            store[name] = outside_inference(compute)()
     return store[name]
 
 

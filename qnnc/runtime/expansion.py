@@ -18,6 +18,7 @@ from functools import lru_cache
 import torch
 
 from .gates import gate_matrix
+from .kept import outside_inference
 from .program import Op
 
 Tensor = torch.Tensor
@@ -36,6 +37,7 @@ def functions(theta: Tensor, used: tuple[int, ...] = tuple(range(FUNCTIONS))) ->
 
 
 @lru_cache(maxsize=256)
+@outside_inference
 def coefficients(name: str, controls: int, of_transfer: bool) -> Tensor | None:
     """M (FUNCTIONS, d²) float64 for the transfer matrix (`of_transfer`), else complex128 for
     the gate's matrix, flattened; None when the gate is not in the span of the functions."""
@@ -63,6 +65,7 @@ def expandable(op: Op, of_transfer: bool = False) -> bool:
 
 
 @lru_cache(maxsize=128)
+@outside_inference
 def _stacked(kinds: tuple[tuple[str, int], ...], of_transfer: bool, dtype: torch.dtype, device) -> tuple[Tensor, tuple]:
     """((G, K, d²) in `dtype`, the functions used: those with a non-zero M for some member)."""
     fits = torch.stack([coefficients(name, controls, of_transfer) for name, controls in kinds])

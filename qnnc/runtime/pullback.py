@@ -28,6 +28,7 @@ import torch
 from .angles import broadcast_shape
 from .circuit import evaluate
 from .gates import gate_matrix
+from .kept import outside_inference
 from .program import Fused, FusedProgram, Op, Permute
 from .pauli import product_levels
 from .transfer import group_transfers, transfer, transfer_kind
@@ -289,6 +290,7 @@ def _prune(initial: list, stages: list[Stage]) -> tuple[list, list[Stage]]:
 
 # ---- running ----------------------------------------------------------------------------------
 @lru_cache(maxsize=64)
+@outside_inference
 def _tensors(pullback: Pullback, dtype: torch.dtype, device) -> tuple:
     """The pullback's index and constant tensors on a device (built once per dtype and device)."""
     stages, ints = [], lambda values: torch.tensor(values, dtype=torch.long, device=device)

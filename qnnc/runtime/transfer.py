@@ -15,6 +15,7 @@ import torch
 
 from .expansion import expand, expandable
 from .gates import complex_dtype
+from .kept import outside_inference
 from .program import FusedProgram, Op
 from .unitaries import group_matrices, op_params
 
@@ -23,6 +24,7 @@ _PAULI = ((1, 0, 0, 1), (0, 1, 1, 0), (0, -1j, 1j, 0), (1, 0, 0, -1))  # I, X, Y
 
 
 @lru_cache(maxsize=8)
+@outside_inference
 def pauli_basis(k: int) -> Tensor:
     """(4^k, 2^k, 2^k) complex128: the k-qubit Pauli strings, the first qubit most significant."""
     one = torch.tensor(_PAULI, dtype=torch.complex128).reshape(4, 2, 2)
