@@ -96,8 +96,7 @@ def _spread(local: int, shifts: tuple[int, ...]) -> int:
 def _rule(program: FusedProgram, ops: tuple[Op, ...], constant: bool) -> dict[int, list]:
     """P -> [(Q placed at the run's qubits, R[Q, P])] for a constant run, [(Q, entry P·4^k + Q of
     its S)] for one with weights, probed at two random angle sets (P = I, kept by every R: omitted)."""
-    generator = torch.Generator().manual_seed(0)
-    s = 0
+    generator, s = torch.Generator().manual_seed(0), 0
     for _ in range(1 if constant else 2):
         u = None
         for op in ops:
@@ -306,8 +305,7 @@ def _tensors(pullback: Pullback, dtype: torch.dtype, device) -> tuple:
 
 def coefficients(pullback: Pullback, program: FusedProgram, values: dict, dtype, device) -> tuple[Tensor, Tensor | None]:
     """(C (…, m, strings), the preparation tails' transfer matrices S (n, …, 4, 4) or None)."""
-    n = program.qubits
-    layout = pullback.layout
+    n, layout = program.qubits, pullback.layout
     chains = chain_products(program, layout, values, dtype, device, group_transfers, 4)
     chains = chains.index_select(0, rows_tensor(layout.tails, device))
     parts = [chains[n:].movedim(0, -3).flatten(-3)]  # (…, 16·runs)
