@@ -317,3 +317,23 @@ def test_training_after_a_first_call_in_inference_mode_gets_the_same_bits():
     code = INFERENCE_FIRST.format(specs=specs, root=Path(__file__).parents[1].as_posix())
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("spec", ["trainable_quanv.qnn", "pneumonia.qnn", "reuploading.qnn", "pooled"])
+def test_quantum_weights_follow_torchs_default_dtype_as_torchs_own_layers_do(spec, tmp_path):
+    """Under torch.set_default_dtype(torch.float64) a model's quantum weights are float64 like its
+    classical ones (they were float32, and the model refused the float64 input its classical layers
+    expected); drawn in float64 either way, so the float32 weights are those values rounded."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        module = example_model(spec, tmp_path)
+    finally:
+        torch.set_default_dtype(previous)
+    assert {p.dtype for p in module.parameters()} == {torch.float64}
+    out = module(torch.rand(2, *module.INPUT_SHAPE, dtype=torch.float64))
+    out.sum().backward()
+    assert out.dtype == torch.float64 and all(p.grad is not None for p in module.parameters() if p.requires_grad)
+    single = example_model(spec, tmp_path)
+    quantum = [k for k, p in module.state_dict().items() if ".weights." in k or ".fixed." in k]
+    assert quantum and all(torch.equal(module.state_dict()[k].float(), single.state_dict()[k]) for k in quantum)

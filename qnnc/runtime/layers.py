@@ -30,10 +30,12 @@ from .shots import ShotsRunner
 Tensor = torch.Tensor
 
 
-def initial_weights(weights, seed: int, dtype=torch.float32) -> dict[str, Tensor]:
+def initial_weights(weights, seed: int, dtype: torch.dtype | None = None) -> dict[str, Tensor]:
     """Trainable tensors uniform in [0, 2π) from one generator seeded with `seed`, in declaration
-    order; fixed ones (`trainable=False`) each from a generator seeded with their own `seed`."""
-    shared, out = torch.Generator().manual_seed(seed), {}
+    order; fixed ones (`trainable=False`) each from a generator seeded with their own `seed`. Drawn
+    in float64 and rounded to `dtype`, by default torch's (`torch.set_default_dtype`), as torch's
+    own layers make their weights."""
+    shared, out, dtype = torch.Generator().manual_seed(seed), {}, dtype or torch.get_default_dtype()
     for w in weights:
         generator = shared if w.trainable else torch.Generator().manual_seed(w.seed or 0)
         out[w.name] = (torch.rand(w.shape, generator=generator, dtype=torch.float64) * 2 * math.pi).to(dtype)
