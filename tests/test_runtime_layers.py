@@ -270,9 +270,9 @@ print("ok")
 @pytest.mark.parametrize("before, specs", [(False, ["trainable_quanv.qnn", "reuploading.qnn", "pneumonia.qnn"]),
                                            (True, ["pneumonia.qnn"])])
 def test_a_compiled_model_runs_its_quantum_layers_eagerly_with_the_same_bits(before, specs):
-    """torch.compile on a model with quantum layers (dynamo stopped with an internal error in
-    every one before): the classical layers are compiled, the quantum layers run as they do
-    without it, so outputs and gradients are bit-equal. Whether torch's compiler is loaded
+    """torch.compile on a model with quantum layers (it failed on each of these specs before,
+    with dynamo's internal error or a TypeError): the classical layers are compiled, the quantum
+    layers run as they do without it, so outputs and gradients are bit-equal. Whether torch's compiler is loaded
     before qnnc or after (by torch.compile), and qnnc never loads it itself. A fresh process:
     loading the compiler takes seconds and stays for the process."""
     import subprocess
