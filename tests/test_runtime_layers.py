@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +17,7 @@ from qnnc.host.memory import parse_bytes
 from test_runtime import close, spec_layer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+ROOT = Path(__file__).parents[1]
 
 
 def quanv_layer(channels: int, kernel: int, stride: int, padding: int, filters: int = 2, body: str | None = None):
@@ -186,8 +190,7 @@ model pooled {
 def example_model(spec: str, tmp_path):
     """The module of an example spec, or of POOLED ("pooled")."""
     import qnnc
-    from pathlib import Path
-    path = Path(__file__).parents[1] / "specs" / spec
+    path = ROOT / "specs" / spec
     if spec == "pooled":
         path = tmp_path / "pooled.qnn"
         path.write_text(POOLED)
@@ -241,6 +244,12 @@ def test_quantum_layers_under_autocast_run_in_their_own_dtype(spec, tmp_path):
         assert torch.equal(got, layer(taken.float()))
 
 
+def run_fresh(code: str) -> None:
+    """Run `code` in a fresh Python process; it must print "ok"."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
 COMPILED = """
 import sys, torch
 {before}
@@ -275,13 +284,8 @@ def test_a_compiled_model_runs_its_quantum_layers_eagerly_with_the_same_bits(bef
     layers run as they do without it, so outputs and gradients are bit-equal. Whether torch's compiler is loaded
     before qnnc or after (by torch.compile), and qnnc never loads it itself. A fresh process:
     loading the compiler takes seconds and stays for the process."""
-    import subprocess
-    import sys
-    from pathlib import Path
-    code = COMPILED.format(before="import torch._dynamo" if before else "", specs=specs, loaded=before,
-                           root=Path(__file__).parents[1].as_posix())
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+    run_fresh(COMPILED.format(before="import torch._dynamo" if before else "", specs=specs, loaded=before,
+                              root=ROOT.as_posix()))
 
 
 INFERENCE_FIRST = """
@@ -310,13 +314,8 @@ def test_training_after_a_first_call_in_inference_mode_gets_the_same_bits():
     tables) is made outside inference mode. Four of the five example specs failed with "Inference
     tensors cannot be saved for backward" before. A fresh process, as the process-wide caches
     must be cold for the first call to make them."""
-    import subprocess
-    import sys
-    from pathlib import Path
     specs = ["trainable_quanv.qnn", "henderson.qnn", "reuploading.qnn", "pneumonia.qnn", "qcnn.qnn"]
-    code = INFERENCE_FIRST.format(specs=specs, root=Path(__file__).parents[1].as_posix())
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+    run_fresh(INFERENCE_FIRST.format(specs=specs, root=ROOT.as_posix()))
 
 
 @pytest.mark.parametrize("spec", ["trainable_quanv.qnn", "pneumonia.qnn", "reuploading.qnn", "pooled"])

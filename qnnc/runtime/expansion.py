@@ -13,12 +13,11 @@ operations per gate kind.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 
 from .gates import gate_matrix
-from .kept import outside_inference
+from .kept import tensor_cache
 from .program import Op
 
 Tensor = torch.Tensor
@@ -36,8 +35,7 @@ def functions(theta: Tensor, used: tuple[int, ...] = tuple(range(FUNCTIONS))) ->
     return torch.stack([make[k]() for k in used], dim=-1)
 
 
-@lru_cache(maxsize=256)
-@outside_inference
+@tensor_cache(256)
 def coefficients(name: str, controls: int, of_transfer: bool) -> Tensor | None:
     """M (FUNCTIONS, d²) float64 for the transfer matrix (`of_transfer`), else complex128 for
     the gate's matrix, flattened; None when the gate is not in the span of the functions."""
@@ -64,8 +62,7 @@ def expandable(op: Op, of_transfer: bool = False) -> bool:
         coefficients(op.name, op.controls, of_transfer) is not None
 
 
-@lru_cache(maxsize=128)
-@outside_inference
+@tensor_cache(128)
 def _stacked(kinds: tuple[tuple[str, int], ...], of_transfer: bool, dtype: torch.dtype, device) -> tuple[Tensor, tuple]:
     """((G, K, d²) in `dtype`, the functions used: those with a non-zero M for some member)."""
     fits = torch.stack([coefficients(name, controls, of_transfer) for name, controls in kinds])

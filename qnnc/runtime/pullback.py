@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import torch
 
 from .angles import broadcast_shape
 from .circuit import evaluate
 from .gates import gate_matrix
-from .kept import outside_inference
+from .kept import tensor_cache
 from .program import Fused, FusedProgram, Op, Permute
 from .pauli import product_levels
 from .transfer import group_transfers, transfer, transfer_kind
@@ -288,8 +288,7 @@ def _prune(initial: list, stages: list[Stage]) -> tuple[list, list[Stage]]:
 
 
 # ---- running ----------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-@outside_inference
+@tensor_cache(64)
 def _tensors(pullback: Pullback, dtype: torch.dtype, device) -> tuple:
     """The pullback's index and constant tensors on a device (built once per dtype and device)."""
     stages, ints = [], lambda values: torch.tensor(values, dtype=torch.long, device=device)

@@ -9,13 +9,11 @@ A one-parameter gate's S is a trigonometric polynomial in its angle (`expansion`
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 
 from .expansion import expand, expandable
 from .gates import complex_dtype
-from .kept import outside_inference
+from .kept import tensor_cache
 from .program import FusedProgram, Op
 from .unitaries import group_matrices, op_params
 
@@ -23,8 +21,7 @@ Tensor = torch.Tensor
 _PAULI = ((1, 0, 0, 1), (0, 1, 1, 0), (0, -1j, 1j, 0), (1, 0, 0, -1))  # I, X, Y, Z, row-major
 
 
-@lru_cache(maxsize=8)
-@outside_inference
+@tensor_cache(8)
 def pauli_basis(k: int) -> Tensor:
     """(4^k, 2^k, 2^k) complex128: the k-qubit Pauli strings, the first qubit most significant."""
     one = torch.tensor(_PAULI, dtype=torch.complex128).reshape(4, 2, 2)

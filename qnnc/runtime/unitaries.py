@@ -20,7 +20,7 @@ from .angles import broadcast_shape
 from .axes import apply_shared
 from .expansion import expand, expandable
 from .gates import gate_matrix, matrix_dtype
-from .kept import outside_inference
+from .kept import tensor_cache
 from .program import Fused, Op, FusedProgram
 
 Tensor = torch.Tensor
@@ -116,8 +116,7 @@ def permutation_index(ops: tuple[Op, ...], n: int, device) -> Tensor:
     return rows_tensor(composed_source(ops, n), device)
 
 
-@lru_cache(maxsize=256)
-@outside_inference
+@tensor_cache(256)
 def rows_tensor(rows: tuple, device) -> Tensor:
     """An index tensor of `rows` (nested tuples of ints), made once per device: these indices
     are fixed by the program, and making them from Python lists cost several µs per call."""
